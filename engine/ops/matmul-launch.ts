@@ -1,0 +1,136 @@
+// Launch arithmetic for the batched matrix multiply kernels (shaders/matmul.wgsl, shaders/matmul_naive.wgsl):
+// from a problem's shapes to a KernelLaunch, with no GPU objects, so it is testable without a device.
+
+import { type KernelLaunch, ceilDiv, packUniforms } from '../webgpu/launch.ts';
+
+/**
+ * C[z] = op(A[z]) · op(B[z]) (+ bias[N] broadcast along rows) (then optional LeakyReLU), z < batch.
+ * op(A) is M x K, stored [M,K], or [K,M] when transA; op(B) is K x N, stored [K,N], or [N,K] when transB;
+ * C is stored [M,N]. Batch strides are in elements and default to densely packed matrices;
+ * bBatchStride 0 shares one B across the batch (a Linear layer's weight).
+ */
+export interface MatmulProblem {
+  M: number;
+  N: number;
+  K: number;
+  batch?: number;
+  transA?: boolean;
+  transB?: boolean;
+  hasBias?: boolean;
+  activation?: 'none' | 'leaky_relu';
+  /** LeakyReLU negative slope; PyTorch's default 0.01. */
+  slope?: number;
+  aBatchStride?: number;
+  bBatchStride?: number;
+  cBatchStride?: number;
+}
+
+/** Storage bindings a, b, bias, c, in binding order. */
+const MATMUL_ACCESS: KernelLaunch['access'] = ['read', 'read', 'read', 'read_write'];
+
+/** WebGPU's default maxComputeWorkgroupsPerDimension, which every adapter offers. */
+const MAX_WORKGROUPS_PER_DIMENSION = 65535;
+
+/** A tile configuration of shaders/matmul.wgsl: the values of its `override` constants. */
+export interface MatmulTiling {
+  name: string;
+  workgroupCols: number;
+  workgroupRows: number;
+  rowsPerInvocation: 4 | 8;
+  tileK: number;
+}
+
+export const MATMUL_TILINGS = {
+  /** Large M and N: 64 x 64 outputs per workgroup, 4 x 4 per invocation. */
+  square: { name: 'square', workgroupCols: 16, workgroupRows: 16, rowsPerInvocation: 4, tileK: 16 },
+} as const satisfies Record<string, MatmulTiling>;
+
+/** The tiling for a problem's shape. */
+export function chooseMatmulTiling(_p: MatmulProblem): MatmulTiling {
+  return MATMUL_TILINGS.square;
+}
+
+export function matmulLaunch(p: MatmulProblem, tiling: MatmulTiling = chooseMatmulTiling(p)): KernelLaunch {
+  const tileM = tiling.workgroupRows * tiling.rowsPerInvocation;
+  const tileN = tiling.workgroupCols * 4;
+  return {
+    kernel: 'matmul',
+    constants: {
+      WORKGROUP_COLS: tiling.workgroupCols,
+      WORKGROUP_ROWS: tiling.workgroupRows,
+      ROWS_PER_INVOCATION: tiling.rowsPerInvocation,
+      TILE_K: tiling.tileK,
+    },
+    access: MATMUL_ACCESS,
+    uniforms: matmulUniforms(p),
+    workgroups: workgroupCounts(p, tileM, tileN),
+    describe: `${describeMatmul(p)} tiling ${tiling.name} (${tileM}x${tileN}x${tiling.tileK})`,
+  };
+}
+
+/** The naive kernel's 16 x 16 invocations each compute one output. */
+const NAIVE_WORKGROUP_SIDE = 16;
+
+export function matmulNaiveLaunch(p: MatmulProblem): KernelLaunch {
+  return {
+    kernel: 'matmul_naive',
+    constants: { WORKGROUP_COLS: NAIVE_WORKGROUP_SIDE, WORKGROUP_ROWS: NAIVE_WORKGROUP_SIDE },
+    access: MATMUL_ACCESS,
+    uniforms: matmulUniforms(p),
+    workgroups: workgroupCounts(p, NAIVE_WORKGROUP_SIDE, NAIVE_WORKGROUP_SIDE),
+    describe: `${describeMatmul(p)} naive`,
+  };
+}
+
+/** The shader's Params struct, field by field in declaration order. */
+export function matmulUniforms(p: MatmulProblem): ArrayBuffer {
+  checkMatmulProblem(p);
+  return packUniforms([
+    p.M,
+    p.N,
+    p.K,
+    p.transA ? 1 : 0,
+    p.transB ? 1 : 0,
+    p.hasBias ? 1 : 0,
+    p.activation === 'leaky_relu' ? 1 : 0,
+    { f32: p.slope ?? 0.01 },
+    p.aBatchStride ?? p.M * p.K,
+    p.bBatchStride ?? p.K * p.N,
+    p.cBatchStride ?? p.M * p.N,
+  ]);
+}
+
+/** 'a[K,M]ᵀ b[K,N] bias[N] -> c[batch,M,N] leaky_relu(0.01)': the shapes as stored. */
+export function describeMatmul(p: MatmulProblem): string {
+  const batch = p.batch ?? 1;
+  const a = p.transA ? `a[${p.K},${p.M}]ᵀ` : `a[${p.M},${p.K}]`;
+  const b = p.transB ? `b[${p.N},${p.K}]ᵀ` : `b[${p.K},${p.N}]`;
+  const bias = p.hasBias ? ` bias[${p.N}]` : '';
+  const activation = p.activation === 'leaky_relu' ? ` leaky_relu(${p.slope ?? 0.01})` : '';
+  return `matmul ${a} ${b}${bias} -> c[${batch},${p.M},${p.N}]${activation}`;
+}
+
+function workgroupCounts(p: MatmulProblem, tileM: number, tileN: number): [number, number, number] {
+  const counts: [number, number, number] = [ceilDiv(p.N, tileN), ceilDiv(p.M, tileM), p.batch ?? 1];
+  counts.forEach((count, axis) => {
+    if (count > MAX_WORKGROUPS_PER_DIMENSION) {
+      throw new Error(
+        `${describeMatmul(p)}: needs ${count} workgroups along ${'xyz'[axis]}, over the limit of ${MAX_WORKGROUPS_PER_DIMENSION}; split the ${axis === 2 ? 'batch' : 'matrix'} into several calls`,
+      );
+    }
+  });
+  return counts;
+}
+
+function checkMatmulProblem(p: MatmulProblem): void {
+  const sizes: Array<[string, number | undefined]> = [['M', p.M], ['N', p.N], ['K', p.K], ['batch', p.batch ?? 1]];
+  for (const [name, value] of sizes) {
+    if (!Number.isInteger(value) || value! < 1) throw new Error(`matmul: ${name} is ${value}; it must be an integer >= 1`);
+  }
+  const strides: Array<[string, number | undefined]> = [['aBatchStride', p.aBatchStride], ['bBatchStride', p.bBatchStride], ['cBatchStride', p.cBatchStride]];
+  for (const [name, value] of strides) {
+    if (value !== undefined && (!Number.isInteger(value) || value < 0 || value >= 2 ** 32)) {
+      throw new Error(`${describeMatmul(p)}: ${name} is ${value}; it must be an integer in [0, 2^32)`);
+    }
+  }
+}
