@@ -1,0 +1,54 @@
+// Which backend new tensors go to, and how storage is made on each. The WebGPU runtime is opened
+// once (asynchronously) by useBackend('webgpu'); after that every op is synchronous recording.
+import { CpuStorage } from './cpu/storage.ts';
+import { releaseDevice } from './device.ts';
+import type { BackendName, DType, Storage } from './tensor.ts';
+import { WebGpuRuntime } from './webgpu/runtime.ts';
+import { GpuStorage } from './webgpu/storage.ts';
+
+let current: BackendName = 'cpu';
+let runtime: WebGpuRuntime | undefined;
+
+/** Selects the default backend; opens the GPU device the first time WebGPU is chosen. */
+export async function useBackend(name: BackendName): Promise<void> {
+  if (name === 'webgpu') runtime ??= await WebGpuRuntime.open();
+  current = name;
+}
+
+export function defaultBackend(): BackendName {
+  return current;
+}
+
+export function gpuRuntime(): WebGpuRuntime {
+  if (!runtime) throw new Error('the WebGPU backend is not open: call await useBackend("webgpu") first');
+  return runtime;
+}
+
+export function allocate(backend: BackendName, length: number, dtype: DType, label: string): Storage {
+  if (backend === 'cpu') return new CpuStorage(dtype === 'i32' ? new Int32Array(length) : new Float64Array(length));
+  const rt = gpuRuntime();
+  return new GpuStorage(rt, rt.pool.acquire(length * 4, label), length);
+}
+
+/** Storage holding a copy of host values (rounded to f32 on the GPU). */
+export function storageFrom(backend: BackendName, values: ArrayLike<number>, dtype: DType, label: string): Storage {
+  if (backend === 'cpu') {
+    return new CpuStorage(dtype === 'i32' ? Int32Array.from(values) : Float64Array.from(values));
+  }
+  const storage = allocate(backend, values.length, dtype, label) as GpuStorage;
+  const host = dtype === 'i32' ? Int32Array.from(values) : values instanceof Float32Array ? values : Float32Array.from(values);
+  storage.runtime.upload(storage.buffer, host);
+  return storage;
+}
+
+/** Submits recorded GPU work and waits for it (no-op on the CPU). */
+export async function sync(): Promise<void> {
+  await runtime?.sync();
+}
+
+/** Frees the GPU device so the process can exit. Call once at the end of a program or test file. */
+export function shutdown(): void {
+  runtime = undefined;
+  current = 'cpu';
+  releaseDevice();
+}

@@ -1,0 +1,223 @@
+// Elementwise arithmetic: the broadcasting binary ops, the unary ops, and their gradients.
+// Notation in the rules: z = f(x, y), g = dL/dz; broadcast inputs get their gradient summed back
+// over the broadcast axes (sumTo).
+import type { Shape } from '../shape.ts';
+import { broadcastShapes, broadcastStrides, sizeOf } from '../shape.ts';
+import type { Tensor } from '../tensor.ts';
+import { elementwiseGrid } from '../webgpu/grid.ts';
+import { packUniforms } from '../webgpu/launch.ts';
+import { apply, defineOp, type CpuView, type GpuView } from './op.ts';
+import { sumTo } from './reduce.ts';
+import { awayFromZero, positive, type OpWitness } from './witness.ts';
+
+const MAX_RANK = 8;
+
+type BinaryKind = 'add' | 'sub' | 'mul' | 'div' | 'leaky_relu_backward';
+const BINARY_CODE: Record<BinaryKind, number> = { add: 0, sub: 1, mul: 2, div: 3, leaky_relu_backward: 4 };
+
+/**
+ * Merges neighbouring axes that both inputs traverse contiguously (or both broadcast), so the
+ * common same-shape case becomes one flat loop and the kernel's index arithmetic stays short.
+ */
+export function collapseAxes(out: Shape, aStrides: number[], bStrides: number[]): { shape: number[]; a: number[]; b: number[] } {
+  const shape: number[] = [];
+  const a: number[] = [];
+  const b: number[] = [];
+  out.forEach((d, i) => {
+    if (d === 1) return;
+    const last = shape.length - 1;
+    if (last >= 0 && a[last] === aStrides[i] * d && b[last] === bStrides[i] * d) {
+      shape[last] *= d;
+      a[last] = aStrides[i];
+      b[last] = bStrides[i];
+    } else {
+      shape.push(d);
+      a.push(aStrides[i]);
+      b.push(bStrides[i]);
+    }
+  });
+  if (shape.length === 0) return { shape: [1], a: [0], b: [0] };
+  return { shape, a, b };
+}
+
+function binaryCpu(kind: BinaryKind, alpha: number) {
+  const f: (x: number, y: number) => number = {
+    add: (x: number, y: number) => x + y,
+    sub: (x: number, y: number) => x - y,
+    mul: (x: number, y: number) => x * y,
+    div: (x: number, y: number) => x / y,
+    leaky_relu_backward: (x: number, g: number) => (x > 0 ? g : g * alpha),
+  }[kind];
+  return ([a, b]: CpuView[], [out]: CpuView[]) => {
+    const as = broadcastStrides(a.shape, out.shape);
+    const bs = broadcastStrides(b.shape, out.shape);
+    const n = sizeOf(out.shape);
+    const rank = out.shape.length;
+    for (let i = 0; i < n; i++) {
+      let rest = i;
+      let ia = 0;
+      let ib = 0;
+      for (let axis = rank - 1; axis >= 0; axis--) {
+        const coord = rest % out.shape[axis];
+        rest = Math.floor(rest / out.shape[axis]);
+        ia += coord * as[axis];
+        ib += coord * bs[axis];
+      }
+      out.data[i] = f(a.data[ia], b.data[ib]);
+    }
+  };
+}
+
+function binaryWebgpu(kind: BinaryKind, alpha: number) {
+  return (rt: import('../webgpu/runtime.ts').WebGpuRuntime, [a, b]: GpuView[], [out]: GpuView[]) => {
+    const c = collapseAxes(out.shape, broadcastStrides(a.shape, out.shape), broadcastStrides(b.shape, out.shape));
+    if (c.shape.length > MAX_RANK) throw new Error(`${kind}: rank ${c.shape.length} after collapsing exceeds ${MAX_RANK}`);
+    const total = sizeOf(out.shape);
+    const grid = elementwiseGrid(total);
+    const pad = (v: number[]) => [...v, ...new Array(MAX_RANK - v.length).fill(0)];
+    rt.dispatch(
+      {
+        kernel: 'binary',
+        constants: { OP: BINARY_CODE[kind] },
+        access: ['read', 'read', 'read_write'],
+        uniforms: packUniforms([total, c.shape.length, { f32: alpha }, grid.rowStride, ...pad(c.shape), ...pad(c.a), ...pad(c.b)]),
+        workgroups: grid.workgroups,
+        describe: `${kind} [${a.shape}] [${b.shape}] -> [${out.shape}]`,
+      },
+      [a.buffer, b.buffer, out.buffer],
+    );
+  };
+}
+
+interface SlopeAttrs {
+  slope: number;
+}
+
+function binaryOp(kind: Exclude<BinaryKind, 'leaky_relu_backward'>, backward: (g: Tensor, x: Tensor, y: Tensor, needs: boolean[]) => Array<Tensor | null>) {
+  return defineOp<Record<string, never>>({
+    name: kind,
+    inputs: ['a', 'b'],
+    outputShapes: ([a, b]) => [broadcastShapes(kind, a, b)],
+    cpu: binaryCpu(kind, 0),
+    webgpu: binaryWebgpu(kind, 0),
+    backward: ({ grad, inputs: [x, y], needs }) => backward(grad, x, y, needs),
+  });
+}
+
+export const addOp = binaryOp('add', (g, x, y, needs) => [needs[0] ? sumTo(g, x.shape) : null, needs[1] ? sumTo(g, y.shape) : null]);
+export const subOp = binaryOp('sub', (g, x, y, needs) => [needs[0] ? sumTo(g, x.shape) : null, needs[1] ? sumTo(scale(g, -1), y.shape) : null]);
+// d(x*y)/dx = y, d(x*y)/dy = x
+export const mulOp = binaryOp('mul', (g, x, y, needs) => [needs[0] ? sumTo(mul(g, y), x.shape) : null, needs[1] ? sumTo(mul(g, x), y.shape) : null]);
+// d(x/y)/dx = 1/y, d(x/y)/dy = -x/y^2
+export const divOp = binaryOp('div', (g, x, y, needs) => [
+  needs[0] ? sumTo(div(g, y), x.shape) : null,
+  needs[1] ? sumTo(scale(div(mul(g, x), mul(y, y)), -1), y.shape) : null,
+]);
+
+/** dL/dx of leaky_relu: g where x > 0, slope * g elsewhere (PyTorch takes the slope at 0). */
+export const leakyReluBackwardOp = defineOp<SlopeAttrs>({
+  name: 'leaky_relu_backward',
+  inputs: ['x', 'grad'],
+  outputShapes: ([x, g]) => [broadcastShapes('leaky_relu_backward', x, g)],
+  cpu: (inputs, outputs, { slope }) => binaryCpu('leaky_relu_backward', slope)(inputs, outputs),
+  webgpu: (rt, inputs, outputs, { slope }) => binaryWebgpu('leaky_relu_backward', slope)(rt, inputs, outputs),
+});
+
+export const add = (a: Tensor, b: Tensor): Tensor => apply(addOp, [a, b], {});
+export const sub = (a: Tensor, b: Tensor): Tensor => apply(subOp, [a, b], {});
+export const mul = (a: Tensor, b: Tensor): Tensor => apply(mulOp, [a, b], {});
+export const div = (a: Tensor, b: Tensor): Tensor => apply(divOp, [a, b], {});
+
+type UnaryKind = 'affine' | 'leaky_relu' | 'abs' | 'sign';
+const UNARY_CODE: Record<UnaryKind, number> = { affine: 0, leaky_relu: 1, abs: 2, sign: 3 };
+
+interface UnaryAttrs {
+  alpha: number;
+  beta: number;
+}
+
+function unaryOp(kind: UnaryKind, f: (x: number, attrs: UnaryAttrs) => number, backward?: (g: Tensor, x: Tensor, attrs: UnaryAttrs) => Tensor) {
+  return defineOp<UnaryAttrs>({
+    name: kind,
+    inputs: ['x'],
+    outputShapes: ([x]) => [x],
+    cpu: ([x], [out], attrs) => {
+      for (let i = 0; i < out.data.length; i++) out.data[i] = f(x.data[i], attrs);
+    },
+    webgpu: (rt, [x], [out], { alpha, beta }) => {
+      const total = sizeOf(x.shape);
+      const grid = elementwiseGrid(total);
+      rt.dispatch(
+        {
+          kernel: 'unary',
+          constants: { OP: UNARY_CODE[kind] },
+          access: ['read', 'read_write'],
+          uniforms: packUniforms([total, grid.rowStride, { f32: alpha }, { f32: beta }]),
+          workgroups: grid.workgroups,
+          describe: `${kind} [${x.shape}]`,
+        },
+        [x.buffer, out.buffer],
+      );
+    },
+    backward: backward && (({ grad, inputs: [x], attrs }) => [backward(grad, x, attrs)]),
+  });
+}
+
+// d(alpha*x + beta)/dx = alpha
+export const affineOp = unaryOp('affine', (x, { alpha, beta }) => alpha * x + beta, (g, _x, { alpha }) => scale(g, alpha));
+export const leakyReluOp = unaryOp(
+  'leaky_relu',
+  (x, { alpha }) => (x > 0 ? x : alpha * x),
+  (g, x, { alpha }) => apply(leakyReluBackwardOp, [x, g], { slope: alpha }),
+);
+// d|x|/dx = sign(x) (0 at 0, as PyTorch)
+export const absOp = unaryOp('abs', (x) => Math.abs(x), (g, x) => mul(g, sign(x)));
+export const signOp = unaryOp('sign', (x) => Math.sign(x));
+
+/** alpha * x (+ beta). */
+export const scale = (x: Tensor, alpha: number, beta = 0): Tensor => apply(affineOp, [x], { alpha, beta });
+/** LeakyReLU with PyTorch's default negative slope 0.01. */
+export const leakyRelu = (x: Tensor, slope = 0.01): Tensor => apply(leakyReluOp, [x], { alpha: slope, beta: 0 });
+export const abs = (x: Tensor): Tensor => apply(absOp, [x], { alpha: 1, beta: 0 });
+export const sign = (x: Tensor): Tensor => apply(signOp, [x], { alpha: 1, beta: 0 });
+
+export const witnesses: OpWitness[] = [
+  {
+    op: 'add',
+    cases: [
+      { label: '[3,5]+[3,5]', inputs: [{ shape: [3, 5] }, { shape: [3, 5] }], call: ([a, b]) => add(a, b) },
+      { label: '[2,3,4,5]+[3,1,1] (bias)', inputs: [{ shape: [2, 3, 4, 5] }, { shape: [3, 1, 1] }], call: ([a, b]) => add(a, b) },
+      { label: '[7,1]+[1,9]', inputs: [{ shape: [7, 1] }, { shape: [1, 9] }], call: ([a, b]) => add(a, b) },
+    ],
+  },
+  {
+    op: 'sub',
+    cases: [{ label: '[4,6]-[6]', inputs: [{ shape: [4, 6] }, { shape: [6] }], call: ([a, b]) => sub(a, b) }],
+  },
+  {
+    op: 'mul',
+    cases: [
+      { label: '[2,3,5,7]*[2,3,1,1] (per-sample gamma)', inputs: [{ shape: [2, 3, 5, 7] }, { shape: [2, 3, 1, 1] }], call: ([a, b]) => mul(a, b) },
+      { label: '[5]*[5] (same tensor twice)', inputs: [{ shape: [5] }], call: ([a]) => mul(a, a) },
+    ],
+  },
+  {
+    op: 'div',
+    cases: [{ label: '[3,4,5]/[4,1]', inputs: [{ shape: [3, 4, 5] }, { shape: [4, 1], draw: positive }], call: ([a, b]) => div(a, b) }],
+  },
+  {
+    op: 'scale',
+    cases: [{ label: '0.5*[3,7]-2', inputs: [{ shape: [3, 7] }], call: ([a]) => scale(a, 0.5, -2) }],
+  },
+  {
+    op: 'leaky_relu',
+    cases: [
+      { label: '[2,3,5,5] slope 0.01', inputs: [{ shape: [2, 3, 5, 5], draw: awayFromZero }], call: ([a]) => leakyRelu(a) },
+      { label: '[17] slope 0.2', inputs: [{ shape: [17], draw: awayFromZero }], call: ([a]) => leakyRelu(a, 0.2) },
+    ],
+  },
+  {
+    op: 'abs',
+    cases: [{ label: '[4,9]', inputs: [{ shape: [4, 9], draw: awayFromZero }], call: ([a]) => abs(a) }],
+  },
+];

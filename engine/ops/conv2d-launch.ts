@@ -1,0 +1,235 @@
+// Launch arithmetic for the convolution kernels: from a problem description to the KernelLaunch
+// of each pass, with no GPU objects, so tile choice and workgroup coverage are testable on any
+// machine. The tiled passes are implicit GEMMs (see the comment at the top of each shader for the
+// M, N, K mapping); the naive passes compute one output element per invocation and are the
+// benchmark baseline and the debugging fallback.
+
+import { type KernelLaunch, ceilDiv, packUniforms } from '../webgpu/launch.ts';
+
+export interface Conv2dProblem {
+  N: number;
+  Ci: number;
+  H: number;
+  W: number;
+  Co: number;
+  KH: number;
+  KW: number;
+  stride: number;
+  pad: number;
+  hasBias: boolean;
+  activation: 'none' | 'leaky_relu';
+  /** Negative slope of the leaky ReLU; ignored when activation is 'none'. */
+  slope: number;
+}
+
+/** Tile of the output matrix per workgroup, and the reduction step staged per barrier. */
+export interface GemmTiles {
+  tileM: number;
+  tileN: number;
+  tileK: number;
+}
+
+/** Register block per invocation; fixed in the shaders (THREAD_M, THREAD_N). */
+export const THREAD_M = 4;
+export const THREAD_N = 4;
+/** WebGPU's default maxComputeWorkgroupStorageSize, which every adapter offers. */
+export const WORKGROUP_STORAGE_BYTES = 16384;
+/** The largest storage binding lavapipe accepts, and so the cap on the split-K scratch buffer. */
+export const MAX_BINDING_BYTES = 128 * 1024 * 1024;
+export const MAX_WORKGROUPS_PER_DIMENSION = 65535;
+/** Invocations per workgroup of the one-element-per-invocation kernels. */
+export const ELEMENTWISE_WORKGROUP = 64;
+
+export function conv2dOutputSize(p: Conv2dProblem): { Ho: number; Wo: number } {
+  return {
+    Ho: Math.floor((p.H + 2 * p.pad - p.KH) / p.stride) + 1,
+    Wo: Math.floor((p.W + 2 * p.pad - p.KW) / p.stride) + 1,
+  };
+}
+
+function checkProblem(p: Conv2dProblem): { Ho: number; Wo: number } {
+  for (const name of ['N', 'Ci', 'H', 'W', 'Co', 'KH', 'KW', 'stride'] as const) {
+    if (!Number.isInteger(p[name]) || p[name] < 1) throw new Error(`conv2d: ${name} must be a positive integer, got ${p[name]}`);
+  }
+  if (!Number.isInteger(p.pad) || p.pad < 0) throw new Error(`conv2d: pad must be a non-negative integer, got ${p.pad}`);
+  const size = conv2dOutputSize(p);
+  if (size.Ho < 1 || size.Wo < 1) {
+    throw new Error(`conv2d: a ${p.KH}x${p.KW} kernel with pad ${p.pad} does not fit a ${p.H}x${p.W} input`);
+  }
+  return size;
+}
+
+function shapes(p: Conv2dProblem): string {
+  const { Ho, Wo } = conv2dOutputSize(p);
+  return `x[${p.N},${p.Ci},${p.H},${p.W}] weight[${p.Co},${p.Ci},${p.KH},${p.KW}] y[${p.N},${p.Co},${Ho},${Wo}] ` +
+    `stride ${p.stride} pad ${p.pad}`;
+}
+
+/**
+ * Spreads `count` workgroups over x and z so that neither exceeds 65535; the shaders rebuild the
+ * linear index as workgroup_id.x + workgroup_id.z * num_workgroups.x and skip what lies past count.
+ */
+export function spreadWorkgroups(count: number): { x: number; z: number } {
+  const z = ceilDiv(count, MAX_WORKGROUPS_PER_DIMENSION);
+  return { x: ceilDiv(count, z), z };
+}
+
+function checkTiles(tiles: GemmTiles, kernel: string, loadMapping: 'column' | 'reduction'): void {
+  const { tileM, tileN, tileK } = tiles;
+  const threads = (tileM / THREAD_M) * (tileN / THREAD_N);
+  const problems: string[] = [];
+  if (tileM % THREAD_M || tileN % THREAD_N) problems.push(`tiles must be multiples of ${THREAD_M}x${THREAD_N}`);
+  if (threads > 256) problems.push(`${threads} invocations exceed 256`);
+  if (tileK * (tileM + tileN) * 4 > WORKGROUP_STORAGE_BYTES) problems.push('workgroup memory exceeds 16 KiB');
+  // Each invocation loads one fixed column (or one fixed reduction index) of the B tile.
+  if (loadMapping === 'column' && threads % tileN) problems.push(`${threads} invocations are not a multiple of tileN`);
+  if (loadMapping === 'reduction' && threads % tileK) problems.push(`${threads} invocations are not a multiple of tileK`);
+  if (problems.length) throw new Error(`${kernel}: tiles ${tileM}x${tileN}x${tileK}: ${problems.join('; ')}`);
+}
+
+function tileConstants(tiles: GemmTiles, p: Conv2dProblem): Record<string, number> {
+  return { TILE_M: tiles.tileM, TILE_N: tiles.tileN, TILE_K: tiles.tileK, KERNEL_H: p.KH, KERNEL_W: p.KW, STRIDE: p.stride };
+}
+
+/** The uniform struct Conv2dParams shared by the tiled conv shaders. */
+function tiledUniforms(p: Conv2dProblem, splitLength = 0): ArrayBuffer {
+  const { Ho, Wo } = conv2dOutputSize(p);
+  return packUniforms([p.N, p.Ci, p.H, p.W, p.Co, Ho, Wo, p.pad, p.hasBias ? 1 : 0,
+    p.activation === 'leaky_relu' ? 1 : 0, { f32: p.slope }, splitLength]);
+}
+
+/** The uniform struct Conv2dNaiveParams; the backward shaders declare its first eleven fields. */
+function naiveUniforms(p: Conv2dProblem): ArrayBuffer {
+  const { Ho, Wo } = conv2dOutputSize(p);
+  return packUniforms([p.N, p.Ci, p.H, p.W, p.Co, Ho, Wo, p.KH, p.KW, p.stride, p.pad, p.hasBias ? 1 : 0,
+    p.activation === 'leaky_relu' ? 1 : 0, { f32: p.slope }]);
+}
+
+/**
+ * Tiles for a GEMM of M rows by N columns. 64x64 keeps 16 multiply-adds per workgroup-memory
+ * load pair; a narrow side (the 27 columns of the first layer's weight gradient, or few output
+ * channels) takes a 32-wide tile so that less of the tile is padding.
+ */
+function chooseTiles(M: number, N: number): GemmTiles {
+  return { tileM: M <= 32 ? 32 : 64, tileN: N <= 32 ? 32 : 64, tileK: 16 };
+}
+
+/**
+ * Forward: binds x, weight, bias, y. When hasBias is false the bias binding is never read; bind
+ * any buffer there (e.g. the weight).
+ */
+export function conv2dForwardLaunch(p: Conv2dProblem, tiles?: GemmTiles): KernelLaunch {
+  const { Ho, Wo } = checkProblem(p);
+  const columns = p.N * Ho * Wo;
+  const chosen = tiles ?? chooseTiles(p.Co, columns);
+  checkTiles(chosen, 'conv2d_forward', 'column');
+  const spread = spreadWorkgroups(ceilDiv(columns, chosen.tileN));
+  return {
+    kernel: 'conv2d_forward',
+    constants: tileConstants(chosen, p),
+    access: ['read', 'read', 'read', 'read_write'],
+    uniforms: tiledUniforms(p),
+    workgroups: [spread.x, ceilDiv(p.Co, chosen.tileM), spread.z],
+    describe: `${shapes(p)} bias ${p.hasBias} ${p.activation}; GEMM ${p.Co}x${columns}x${p.Ci * p.KH * p.KW} ` +
+      `tiles ${chosen.tileM}x${chosen.tileN}x${chosen.tileK}`,
+  };
+}
+
+/** Input gradient: binds dy, weight, dx (dx overwritten). */
+export function conv2dBackwardInputLaunch(p: Conv2dProblem, tiles?: GemmTiles): KernelLaunch {
+  checkProblem(p);
+  const columns = p.N * p.H * p.W;
+  const chosen = tiles ?? chooseTiles(p.Ci, columns);
+  checkTiles(chosen, 'conv2d_backward_input', 'column');
+  const spread = spreadWorkgroups(ceilDiv(columns, chosen.tileN));
+  return {
+    kernel: 'conv2d_backward_input',
+    constants: tileConstants(chosen, p),
+    access: ['read', 'read', 'read_write'],
+    uniforms: tiledUniforms(p),
+    workgroups: [spread.x, ceilDiv(p.Ci, chosen.tileM), spread.z],
+    describe: `${shapes(p)}; dx GEMM ${p.Ci}x${columns}x${p.Co * p.KH * p.KW} ` +
+      `tiles ${chosen.tileM}x${chosen.tileN}x${chosen.tileK}`,
+  };
+}
+
+export interface Conv2dBackwardWeightPlan {
+  /**
+   * The launches in order. With one split there is one launch, binding (x, dy, dw). With more,
+   * the first binds (x, dy, scratch) and writes the partial sums, the second binds (scratch, dw)
+   * and adds them.
+   */
+  launches: KernelLaunch[];
+  /** Floats of scratch the partial sums need: splits * Co * Ci * KH * KW, or 0 with one split. */
+  scratchFloats: number;
+  splits: number;
+}
+
+/**
+ * Enough workgroups to fill a large GPU (an H100 has 132 multiprocessors) when the output tiles
+ * alone are too few, without splitting the reduction below MIN_SPLIT_LENGTH, where writing and
+ * re-reading a partial tile would cost about as much as computing it.
+ */
+const TARGET_WORKGROUPS = 256;
+const MIN_SPLIT_LENGTH = 512;
+
+/** Weight gradient: split-K implicit GEMM, then a deterministic sum of the splits. */
+export function conv2dBackwardWeightLaunches(p: Conv2dProblem, tiles?: GemmTiles): Conv2dBackwardWeightPlan {
+  const { Ho, Wo } = checkProblem(p);
+  const columns = p.Ci * p.KH * p.KW;
+  const reduction = p.N * Ho * Wo;
+  const chosen = tiles ?? chooseTiles(p.Co, columns);
+  checkTiles(chosen, 'conv2d_backward_weight', 'reduction');
+  const outputTiles = ceilDiv(p.Co, chosen.tileM) * ceilDiv(columns, chosen.tileN);
+  const count = p.Co * columns;
+  const wanted = Math.min(
+    ceilDiv(TARGET_WORKGROUPS, outputTiles),
+    Math.max(1, Math.floor(reduction / MIN_SPLIT_LENGTH)),
+    Math.max(1, Math.floor(MAX_BINDING_BYTES / 4 / count)),
+    MAX_WORKGROUPS_PER_DIMENSION,
+  );
+  const splitLength = ceilDiv(ceilDiv(reduction, wanted), chosen.tileK) * chosen.tileK;
+  const splits = ceilDiv(reduction, splitLength);
+  const gemm = `dw GEMM ${p.Co}x${columns}x${reduction} tiles ${chosen.tileM}x${chosen.tileN}x${chosen.tileK} ` +
+    `${splits} splits of ${splitLength}`;
+  const partials: KernelLaunch = {
+    kernel: 'conv2d_backward_weight',
+    constants: tileConstants(chosen, p),
+    access: ['read', 'read', 'read_write'],
+    uniforms: tiledUniforms(p, splitLength),
+    workgroups: [ceilDiv(columns, chosen.tileN), ceilDiv(p.Co, chosen.tileM), splits],
+    describe: `${shapes(p)}; ${gemm}`,
+  };
+  if (splits === 1) return { launches: [partials], scratchFloats: 0, splits };
+  const spread = spreadWorkgroups(ceilDiv(count, ELEMENTWISE_WORKGROUP));
+  const sum: KernelLaunch = {
+    kernel: 'conv2d_sum_splits',
+    access: ['read', 'read_write'],
+    uniforms: packUniforms([count, splits]),
+    workgroups: [spread.x, 1, spread.z],
+    describe: `partials[${splits},${count}] dw[${p.Co},${p.Ci},${p.KH},${p.KW}]`,
+  };
+  return { launches: [partials, sum], scratchFloats: splits * count, splits };
+}
+
+function naiveLaunch(kernel: string, p: Conv2dProblem, outputs: number, access: KernelLaunch['access']): KernelLaunch {
+  checkProblem(p);
+  const spread = spreadWorkgroups(ceilDiv(outputs, ELEMENTWISE_WORKGROUP));
+  return { kernel, access, uniforms: naiveUniforms(p), workgroups: [spread.x, 1, spread.z], describe: shapes(p) };
+}
+
+/** Naive forward: binds x, weight, bias, y, as conv2dForwardLaunch. */
+export function conv2dNaiveForwardLaunch(p: Conv2dProblem): KernelLaunch {
+  const { Ho, Wo } = conv2dOutputSize(p);
+  return naiveLaunch('conv2d_naive_forward', p, p.N * p.Co * Ho * Wo, ['read', 'read', 'read', 'read_write']);
+}
+
+/** Naive input gradient: binds dy, weight, dx, as conv2dBackwardInputLaunch. */
+export function conv2dNaiveBackwardInputLaunch(p: Conv2dProblem): KernelLaunch {
+  return naiveLaunch('conv2d_naive_backward_input', p, p.N * p.Ci * p.H * p.W, ['read', 'read', 'read_write']);
+}
+
+/** Naive weight gradient, one launch with no scratch: binds x, dy, dw. */
+export function conv2dNaiveBackwardWeightLaunch(p: Conv2dProblem): KernelLaunch {
+  return naiveLaunch('conv2d_naive_backward_weight', p, p.Co * p.Ci * p.KH * p.KW, ['read', 'read', 'read_write']);
+}

@@ -1,0 +1,184 @@
+// Reductions and their adjoint: sum and mean over axes, broadcastTo, and sumTo (the gradient of a
+// broadcast). sum's backward is broadcastTo and broadcastTo's is sumTo, so each is two lines.
+import { broadcastShapes, broadcastStrides, formatShape, normaliseAxes, sameShape, sizeOf, stridesOf, type Shape } from '../shape.ts';
+import type { Tensor } from '../tensor.ts';
+import { elementwiseGrid } from '../webgpu/grid.ts';
+import { packUniforms } from '../webgpu/launch.ts';
+import { scale } from './arith.ts';
+import { apply, defineOp } from './op.ts';
+import type { OpWitness } from './witness.ts';
+
+const MAX_RANK = 8;
+const SUM_WORKGROUP = 64;
+const MAX_PER_DIMENSION = 65535;
+
+interface SumAttrs {
+  axes: number[];
+  keepDims: boolean;
+  /** 1 for a sum, 1/count for a mean. */
+  scale: number;
+}
+
+function keptShape(shape: Shape, axes: number[], keepDims: boolean): number[] {
+  return keepDims ? shape.map((d, i) => (axes.includes(i) ? 1 : d)) : shape.filter((_, i) => !axes.includes(i));
+}
+
+/** Splits the input's axes into kept and reduced runs, merging neighbours of the same kind. */
+export function reductionPlan(shape: Shape, axes: number[]) {
+  const strides = stridesOf(shape);
+  const kept = { shape: [] as number[], strides: [] as number[] };
+  const reduced = { shape: [] as number[], strides: [] as number[] };
+  let previous: 'kept' | 'reduced' | undefined;
+  shape.forEach((d, i) => {
+    if (d === 1) return;
+    const kind = axes.includes(i) ? 'reduced' : 'kept';
+    const run = kind === 'kept' ? kept : reduced;
+    if (previous === kind) {
+      run.shape[run.shape.length - 1] *= d;
+      run.strides[run.strides.length - 1] = strides[i];
+    } else {
+      run.shape.push(d);
+      run.strides.push(strides[i]);
+    }
+    previous = kind;
+  });
+  return { kept, reduced, outputs: sizeOf(kept.shape), reduceCount: sizeOf(reduced.shape) };
+}
+
+export const sumOp = defineOp<SumAttrs>({
+  name: 'sum',
+  inputs: ['x'],
+  outputShapes: ([x], { axes, keepDims }) => [keptShape(x, axes, keepDims)],
+  cpu: ([x], [out], { axes, scale }) => {
+    const plan = reductionPlan(x.shape, axes);
+    for (let o = 0; o < plan.outputs; o++) {
+      let base = 0;
+      let rest = o;
+      for (let a = plan.kept.shape.length - 1; a >= 0; a--) {
+        base += (rest % plan.kept.shape[a]) * plan.kept.strides[a];
+        rest = Math.floor(rest / plan.kept.shape[a]);
+      }
+      let acc = 0;
+      for (let r = 0; r < plan.reduceCount; r++) {
+        let offset = base;
+        let rr = r;
+        for (let a = plan.reduced.shape.length - 1; a >= 0; a--) {
+          offset += (rr % plan.reduced.shape[a]) * plan.reduced.strides[a];
+          rr = Math.floor(rr / plan.reduced.shape[a]);
+        }
+        acc += x.data[offset];
+      }
+      out.data[o] = acc * scale;
+    }
+  },
+  webgpu: (rt, [x], [out], { axes, scale }) => {
+    const plan = reductionPlan(x.shape, axes);
+    if (plan.kept.shape.length > MAX_RANK || plan.reduced.shape.length > MAX_RANK) throw new Error(`sum: too many axes after merging for ${formatShape(x.shape)}`);
+    const pad = (v: number[]) => [...v, ...new Array(MAX_RANK - v.length).fill(0)];
+    const groupsX = Math.min(plan.outputs, MAX_PER_DIMENSION);
+    rt.dispatch(
+      {
+        kernel: 'sum',
+        constants: { WORKGROUP_SIZE: SUM_WORKGROUP },
+        access: ['read', 'read_write'],
+        uniforms: packUniforms([
+          plan.outputs, plan.reduceCount, plan.kept.shape.length, plan.reduced.shape.length, { f32: scale }, groupsX, 0, 0,
+          ...pad(plan.kept.shape), ...pad(plan.kept.strides), ...pad(plan.reduced.shape), ...pad(plan.reduced.strides),
+        ]),
+        workgroups: [groupsX, Math.ceil(plan.outputs / groupsX), 1],
+        describe: `sum [${x.shape}] over axes [${axes}]`,
+      },
+      [x.buffer, out.buffer],
+    );
+  },
+  // d(scale * sum x)/dx = scale, broadcast back over the reduced axes.
+  backward: ({ grad, inputs: [x], attrs: { axes, scale: s } }) => {
+    const g = grad.reshape(keptShape(x.shape, axes, true));
+    const spread = broadcastTo(g, x.shape);
+    return [s === 1 ? spread : scale(spread, s)];
+  },
+});
+
+export const broadcastToOp = defineOp<{ shape: number[] }>({
+  name: 'broadcast_to',
+  inputs: ['x'],
+  outputShapes: ([x], { shape }) => {
+    if (!sameShape(broadcastShapes('broadcast_to', x, shape), shape)) throw new Error(`broadcast_to: ${formatShape(x)} cannot be broadcast to ${formatShape(shape)}`);
+    return [shape];
+  },
+  cpu: ([x], [out]) => {
+    const strides = broadcastStrides(x.shape, out.shape);
+    const rank = out.shape.length;
+    for (let i = 0; i < out.data.length; i++) {
+      let rest = i;
+      let offset = 0;
+      for (let a = rank - 1; a >= 0; a--) {
+        offset += (rest % out.shape[a]) * strides[a];
+        rest = Math.floor(rest / out.shape[a]);
+      }
+      out.data[i] = x.data[offset];
+    }
+  },
+  webgpu: (rt, [x], [out]) => {
+    if (out.shape.length > MAX_RANK) throw new Error(`broadcast_to: rank ${out.shape.length} exceeds ${MAX_RANK}`);
+    const total = sizeOf(out.shape);
+    const grid = elementwiseGrid(total);
+    const pad = (v: number[]) => [...v, ...new Array(MAX_RANK - v.length).fill(0)];
+    rt.dispatch(
+      {
+        kernel: 'broadcast',
+        access: ['read', 'read_write'],
+        uniforms: packUniforms([total, out.shape.length, grid.rowStride, 0, ...pad([...out.shape]), ...pad(broadcastStrides(x.shape, out.shape))]),
+        workgroups: grid.workgroups,
+        describe: `broadcast [${x.shape}] -> [${out.shape}]`,
+      },
+      [x.buffer, out.buffer],
+    );
+  },
+  backward: ({ grad, inputs: [x] }) => [sumTo(grad, x.shape)],
+});
+
+/** Sum over the given axes (all when omitted). */
+export function sum(x: Tensor, axes?: number | number[], keepDims = false): Tensor {
+  const list = normaliseAxes('sum', axes, x.rank);
+  return apply(sumOp, [x], { axes: list, keepDims, scale: 1 });
+}
+
+/** Mean over the given axes (all when omitted). */
+export function mean(x: Tensor, axes?: number | number[], keepDims = false): Tensor {
+  const list = normaliseAxes('mean', axes, x.rank);
+  const count = list.reduce((a, i) => a * x.shape[i], 1);
+  return apply(sumOp, [x], { axes: list, keepDims, scale: 1 / count });
+}
+
+export function broadcastTo(x: Tensor, shape: Shape): Tensor {
+  return sameShape(x.shape, shape) ? x : apply(broadcastToOp, [x], { shape: [...shape] });
+}
+
+/** Sums a broadcast result back to `shape` (the gradient of broadcasting). */
+export function sumTo(g: Tensor, shape: Shape): Tensor {
+  if (sameShape(g.shape, shape)) return g;
+  const lead = g.rank - shape.length;
+  const axes: number[] = [];
+  for (let i = 0; i < g.rank; i++) if (i < lead || (shape[i - lead] === 1 && g.shape[i] !== 1)) axes.push(i);
+  return sum(g, axes, true).reshape(shape);
+}
+
+export const witnesses: OpWitness[] = [
+  {
+    op: 'sum',
+    cases: [
+      { label: '[2,3,5,7] axes [0,2,3] (BN statistics)', inputs: [{ shape: [2, 3, 5, 7] }], call: ([x]) => sum(x, [0, 2, 3]) },
+      { label: '[4,130] axis 1 (longer than a workgroup)', inputs: [{ shape: [4, 130] }], call: ([x]) => sum(x, 1, true) },
+      { label: '[3,4] all', inputs: [{ shape: [3, 4] }], call: ([x]) => sum(x) },
+    ],
+  },
+  {
+    op: 'mean',
+    cases: [{ label: '[2,3,4,5] axes [2,3] (avg pool)', inputs: [{ shape: [2, 3, 4, 5] }], call: ([x]) => mean(x, [2, 3]) }],
+  },
+  {
+    op: 'broadcast_to',
+    cases: [{ label: '[3,1] -> [2,3,4]', inputs: [{ shape: [3, 1] }], call: ([x]) => broadcastTo(x, [2, 3, 4]) }],
+  },
+];

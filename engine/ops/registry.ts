@@ -1,0 +1,9 @@
+// Every op family's witness cases, walked by the generic test and by `node cli/gradcheck.js`.
+import type { OpWitness } from './witness.ts';
+import { witnesses as arith } from './arith.ts';
+import { witnesses as reduce } from './reduce.ts';
+import { witnesses as softmax } from './softmax.ts';
+import { witnesses as matmul } from './matmul.ts';
+import { witnesses as loss } from './loss.ts';
+
+export const registry: OpWitness[] = [...arith, ...reduce, ...softmax, ...matmul, ...loss];

@@ -1,0 +1,96 @@
+// Compiles each (shader, entry point, override constants) once and keeps the pipeline, with
+// bind-group layouts built from the launch's access list so that every kernel follows one
+// binding convention (storage buffers, then the `params` uniform bound with a dynamic offset).
+import { readFileSync } from 'node:fs';
+import type { Access, KernelLaunch } from './launch.ts';
+
+const SHADER_DIR = new URL('../../shaders/', import.meta.url);
+
+export class KernelError extends Error {
+  constructor(kernel: string, describe: string, message: string) {
+    super(`kernel ${kernel} (${describe}): ${message}`);
+    this.name = 'KernelError';
+  }
+}
+
+export interface CompiledKernel {
+  pipeline: GPUComputePipeline;
+  layout: GPUBindGroupLayout;
+  layoutKey: string;
+}
+
+export class PipelineCache {
+  private readonly sources = new Map<string, string>();
+  private readonly layouts = new Map<string, GPUBindGroupLayout>();
+  private readonly pipelines = new Map<string, CompiledKernel>();
+  /** Compile and validation checks still to be awaited, reported at the next flush. */
+  readonly pendingChecks: Promise<void>[] = [];
+
+  constructor(private readonly device: GPUDevice, private readonly printWgsl: boolean) {}
+
+  source(kernel: string): string {
+    let text = this.sources.get(kernel);
+    if (text === undefined) {
+      const url = new URL(`${kernel}.wgsl`, SHADER_DIR);
+      try {
+        text = readFileSync(url, 'utf8');
+      } catch {
+        throw new KernelError(kernel, 'no shapes', `shader file ${url.pathname} cannot be read`);
+      }
+      this.sources.set(kernel, text);
+    }
+    return text;
+  }
+
+  layout(access: Access[]): { layout: GPUBindGroupLayout; key: string } {
+    const key = access.map((a) => (a === 'read' ? 'r' : 'w')).join('');
+    let layout = this.layouts.get(key);
+    if (!layout) {
+      const entries: GPUBindGroupLayoutEntry[] = access.map((a, binding) => ({
+        binding,
+        visibility: GPUShaderStage.COMPUTE,
+        buffer: { type: a === 'read' ? 'read-only-storage' : 'storage' },
+      }));
+      entries.push({
+        binding: access.length,
+        visibility: GPUShaderStage.COMPUTE,
+        buffer: { type: 'uniform', hasDynamicOffset: true, minBindingSize: 0 },
+      });
+      layout = this.device.createBindGroupLayout({ entries, label: `layout ${key}` });
+      this.layouts.set(key, layout);
+    }
+    return { layout, key };
+  }
+
+  get(launch: KernelLaunch): CompiledKernel {
+    const entryPoint = launch.entryPoint ?? 'main';
+    const constants = launch.constants ?? {};
+    const constantKey = Object.keys(constants).sort().map((k) => `${k}=${constants[k]}`).join(',');
+    const key = `${launch.kernel}:${entryPoint}:${constantKey}:${launch.access.join(',')}`;
+    const cached = this.pipelines.get(key);
+    if (cached) return cached;
+
+    const code = this.source(launch.kernel);
+    if (this.printWgsl) process.stderr.write(`--- compiling ${launch.kernel}.wgsl ${entryPoint} {${constantKey}}\n${code}\n`);
+    const { layout, key: layoutKey } = this.layout(launch.access);
+    this.device.pushErrorScope('validation');
+    const module = this.device.createShaderModule({ code, label: launch.kernel });
+    const pipeline = this.device.createComputePipeline({
+      label: `${launch.kernel}.${entryPoint}`,
+      layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout] }),
+      compute: { module, entryPoint, constants },
+    });
+    const describe = launch.describe;
+    this.pendingChecks.push(
+      this.device.popErrorScope().then(async (error) => {
+        if (!error) return;
+        const info = await module.getCompilationInfo();
+        const lines = info.messages.map((m) => `  ${launch.kernel}.wgsl:${m.lineNum}:${m.linePos} ${m.type}: ${m.message}`);
+        throw new KernelError(launch.kernel, describe, [error.message, ...lines].join('\n'));
+      }),
+    );
+    const compiled = { pipeline, layout, layoutKey };
+    this.pipelines.set(key, compiled);
+    return compiled;
+  }
+}

@@ -1,0 +1,200 @@
+// The WebGPU runtime: records every dispatch of a step into one command encoder and submits it
+// at a flush (a readback or an explicit sync). Nothing here knows about tensors or ops.
+import { acquireDevice, type AdapterSummary } from '../device.ts';
+import { BufferPool } from './buffer-pool.ts';
+import type { KernelLaunch } from './launch.ts';
+import { KernelError, PipelineCache } from './pipelines.ts';
+import { UniformRing } from './uniform-ring.ts';
+
+/** A storage buffer, or a byte range of one (for tensors split across bindings). */
+export type Binding = GPUBuffer | { buffer: GPUBuffer; offset: number; size: number };
+
+interface PendingRead {
+  source: GPUBuffer;
+  offset: number;
+  bytes: number;
+  resolve: (data: ArrayBuffer) => void;
+  reject: (err: unknown) => void;
+}
+
+export class WebGpuRuntime {
+  readonly pool: BufferPool;
+  readonly pipelines: PipelineCache;
+  private readonly ring: UniformRing;
+  private encoder: GPUCommandEncoder | undefined;
+  private pass: GPUComputePassEncoder | undefined;
+  private readonly bindGroups = new Map<string, GPUBindGroup>();
+  private stagingToDestroy: GPUBuffer[] = [];
+  private reads: PendingRead[] = [];
+  private recorded: string[] = [];
+  private submittedReads: Array<{ staging: GPUBuffer; read: PendingRead }> = [];
+  private submittedChecks: Promise<void>[] = [];
+  /** Dispatches recorded since the runtime opened; read by the profiler and tests. */
+  dispatchCount = 0;
+  /** Bound where a kernel's optional input is absent (a matmul without bias). */
+  readonly placeholder: GPUBuffer;
+  /** SEPBN_NAIVE_KERNELS=1 swaps in the one-output-per-invocation kernels, for debugging. */
+  readonly naiveKernels = process.env.SEPBN_NAIVE_KERNELS === '1';
+
+  private constructor(readonly device: GPUDevice, readonly adapter: AdapterSummary) {
+    this.pool = new BufferPool(device, adapter.limits.maxBufferSize);
+    this.pipelines = new PipelineCache(device, process.env.SEPBN_PRINT_WGSL === '1');
+    this.ring = new UniformRing(device, adapter.limits.minUniformBufferOffsetAlignment);
+    this.placeholder = this.pool.acquire(16, 'placeholder');
+  }
+
+  static async open(): Promise<WebGpuRuntime> {
+    const { device, adapter } = await acquireDevice();
+    return new WebGpuRuntime(device, adapter);
+  }
+
+  get maxBindingBytes(): number {
+    return this.adapter.limits.maxStorageBufferBindingSize;
+  }
+
+  private currentEncoder(): GPUCommandEncoder {
+    if (!this.encoder) {
+      this.device.pushErrorScope('validation');
+      this.encoder = this.device.createCommandEncoder({ label: 'step' });
+    }
+    return this.encoder;
+  }
+
+  private endPass(): void {
+    this.pass?.end();
+    this.pass = undefined;
+  }
+
+  /** Records one dispatch; runs at the next flush. */
+  dispatch(launch: KernelLaunch, bindings: Binding[]): void {
+    if (bindings.length !== launch.access.length) {
+      throw new KernelError(launch.kernel, launch.describe, `expects ${launch.access.length} buffers, got ${bindings.length}`);
+    }
+    const maxGroups = this.adapter.limits.maxComputeWorkgroupsPerDimension;
+    if (launch.workgroups.some((n) => n > maxGroups || !Number.isInteger(n) || n < 0)) {
+      throw new KernelError(launch.kernel, launch.describe, `workgroup counts ${launch.workgroups.join('x')} exceed ${maxGroups} per dimension`);
+    }
+    if (launch.workgroups.some((n) => n === 0)) return;
+    const kernel = this.pipelines.get(launch);
+    let offset = this.ring.push(launch.uniforms);
+    if (offset < 0) {
+      this.submit();
+      offset = this.ring.push(launch.uniforms);
+    }
+    const bindGroup = this.bindGroup(kernel.layout, kernel.layoutKey, bindings);
+    this.currentEncoder();
+    this.pass ??= this.encoder!.beginComputePass({ label: 'kernels' });
+    this.pass.setPipeline(kernel.pipeline);
+    this.pass.setBindGroup(0, bindGroup, [offset]);
+    this.pass.dispatchWorkgroups(...launch.workgroups);
+    this.recorded.push(`${launch.kernel} (${launch.describe})`);
+    this.dispatchCount++;
+  }
+
+  private bindGroup(layout: GPUBindGroupLayout, layoutKey: string, bindings: Binding[]): GPUBindGroup {
+    const parts = bindings.map((b) =>
+      'buffer' in b ? `${this.pool.ids.get(b.buffer)}@${b.offset}+${b.size}` : `${this.pool.ids.get(b)}`,
+    );
+    const key = `${layoutKey}|${parts.join(',')}`;
+    let group = this.bindGroups.get(key);
+    if (!group) {
+      if (this.bindGroups.size > 8192) this.bindGroups.clear();
+      const entries: GPUBindGroupEntry[] = bindings.map((b, binding) => ({
+        binding,
+        resource: 'buffer' in b ? { buffer: b.buffer, offset: b.offset, size: b.size } : { buffer: b },
+      }));
+      entries.push({ binding: bindings.length, resource: { buffer: this.ring.buffer, offset: 0, size: 256 } });
+      group = this.device.createBindGroup({ layout, entries });
+      this.bindGroups.set(key, group);
+    }
+    return group;
+  }
+
+  /** Copies host data into a buffer, in order with the recorded dispatches (not ahead of them). */
+  upload(target: GPUBuffer, data: ArrayBufferView, targetOffset = 0): void {
+    const bytes = Math.ceil(data.byteLength / 4) * 4;
+    const staging = this.device.createBuffer({ size: Math.max(bytes, 4), usage: GPUBufferUsage.COPY_SRC, mappedAtCreation: true });
+    new Uint8Array(staging.getMappedRange()).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    staging.unmap();
+    this.endPass();
+    this.currentEncoder().copyBufferToBuffer(staging, 0, target, targetOffset, bytes);
+    this.stagingToDestroy.push(staging);
+  }
+
+  /** Copies between buffers in recording order. */
+  copy(source: GPUBuffer, sourceOffset: number, target: GPUBuffer, targetOffset: number, bytes: number): void {
+    this.endPass();
+    this.currentEncoder().copyBufferToBuffer(source, sourceOffset, target, targetOffset, bytes);
+  }
+
+  /** Reads a buffer's bytes after everything recorded so far, without forcing a submit. */
+  readAfterNextFlush(source: GPUBuffer, bytes: number, offset = 0): Promise<ArrayBuffer> {
+    return new Promise((resolve, reject) => this.reads.push({ source, offset, bytes, resolve, reject }));
+  }
+
+  /** Reads a buffer's bytes now: submits what is recorded and waits for the copy. */
+  async read(source: GPUBuffer, bytes: number, offset = 0): Promise<ArrayBuffer> {
+    const result = this.readAfterNextFlush(source, bytes, offset);
+    await this.flush();
+    return result;
+  }
+
+  /** Submits the recorded work; returns once compile and validation errors (if any) are known. */
+  async flush(): Promise<void> {
+    this.submit();
+    const checks = [...this.pipelines.pendingChecks.splice(0), ...this.submittedChecks.splice(0)];
+    const maps = this.submittedReads.splice(0);
+    let failure: unknown;
+    try {
+      await Promise.all(checks);
+    } catch (err) {
+      failure = err;
+    }
+    await Promise.all(
+      maps.map(async ({ staging, read }) => {
+        try {
+          if (failure) throw failure;
+          await staging.mapAsync(GPUMapMode.READ);
+          read.resolve(staging.getMappedRange().slice(0));
+        } catch (err) {
+          read.reject(err);
+        } finally {
+          staging.destroy();
+        }
+      }),
+    );
+    if (failure) throw failure;
+  }
+
+  /** Ends the pass, records pending readback copies and submits; flush awaits the results. */
+  private submit(): void {
+    if (this.reads.length > 0) this.currentEncoder();
+    if (!this.encoder) return;
+    this.endPass();
+    for (const read of this.reads) {
+      const size = Math.ceil(read.bytes / 4) * 4;
+      const staging = this.device.createBuffer({ size: Math.max(size, 4), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+      this.encoder.copyBufferToBuffer(read.source, read.offset, staging, 0, size);
+      this.submittedReads.push({ staging, read });
+    }
+    this.reads = [];
+    this.ring.upload();
+    this.device.queue.submit([this.encoder.finish()]);
+    this.encoder = undefined;
+    const recorded = this.recorded;
+    this.recorded = [];
+    this.submittedChecks.push(
+      this.device.popErrorScope().then((error) => {
+        if (error) throw new KernelError('step', `${recorded.length} dispatches, last: ${recorded.at(-1) ?? 'none'}`, error.message);
+      }),
+    );
+    for (const b of this.stagingToDestroy) b.destroy();
+    this.stagingToDestroy = [];
+  }
+
+  /** Submits and waits until the GPU has finished everything. */
+  async sync(): Promise<void> {
+    await this.flush();
+    await this.device.queue.onSubmittedWorkDone();
+  }
+}
