@@ -3,6 +3,7 @@ import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node
 import { dirname } from 'node:path';
 import { PNG } from 'pngjs';
 import jpeg from 'jpeg-js';
+import { decodeSimplePng } from './png-decode.ts';
 import type { RgbImage } from './rgb-image.ts';
 
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47];
@@ -15,6 +16,8 @@ function startsWith(bytes: Uint8Array, signature: number[]): boolean {
 /** Decodes PNG or JPEG bytes (recognised by their signature, not the file name). Throws on corrupt data. */
 export function decodeImage(bytes: Uint8Array): RgbImage {
   if (startsWith(bytes, PNG_SIGNATURE)) {
+    const simple = decodeSimplePng(bytes);
+    if (simple) return simple;
     const png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
     // pngjs always hands back 8-bit RGBA; drop alpha.
     const rgb = new Uint8Array(png.width * png.height * 3);
