@@ -47,7 +47,12 @@ export function parseCommand(spec: CommandSpec, argv = process.argv.slice(2)): P
     help: { type: 'boolean', short: 'h' },
   };
   for (const [name, o] of Object.entries(spec.options)) {
-    options[name] = { type: o.type, short: o.short, multiple: o.multiple, default: o.default };
+    // parseArgs rejects keys that are present but undefined, so copy only the ones given.
+    const option: (typeof options)[string] = { type: o.type };
+    if (o.short !== undefined) option.short = o.short;
+    if (o.multiple !== undefined) option.multiple = o.multiple;
+    if (o.default !== undefined) option.default = o.default;
+    options[name] = option;
   }
   let parsed;
   try {

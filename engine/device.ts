@@ -1,5 +1,7 @@
 // Finds the WebGPU adapter (Dawn through the npm package `webgpu`), opens one device for the
 // process, and says plainly what to install when there is none.
+import { existsSync, readdirSync } from 'node:fs';
+import { delimiter } from 'node:path';
 import { create, globals } from 'webgpu';
 
 export class NoGpuError extends Error {
@@ -72,9 +74,28 @@ function summarise(adapter: GPUAdapter): AdapterSummary {
   };
 }
 
+const ICD_DIRECTORIES = ['/etc/vulkan/icd.d', '/usr/share/vulkan/icd.d', '/usr/local/share/vulkan/icd.d'];
+
+/**
+ * Where the Vulkan loader would find no driver at all, say so before asking Dawn, whose own
+ * report of that case is a page of native warnings.
+ */
+function vulkanDriverMissing(): string | undefined {
+  if (process.platform !== 'linux') return undefined;
+  const listed = process.env.VK_DRIVER_FILES ?? process.env.VK_ICD_FILENAMES;
+  if (listed !== undefined) {
+    const files = listed.split(delimiter).filter(Boolean);
+    return files.some((f) => existsSync(f)) ? undefined : `none of the Vulkan driver files in VK_DRIVER_FILES exist: ${listed}`;
+  }
+  const found = ICD_DIRECTORIES.some((dir) => existsSync(dir) && readdirSync(dir).some((f) => f.endsWith('.json')));
+  return found ? undefined : `no Vulkan driver is installed (${ICD_DIRECTORIES.join(', ')} hold no driver file)`;
+}
+
 /** The process's one device, opened on first use with the adapter's own limits (not the defaults). */
 export function acquireDevice(): Promise<{ device: GPUDevice; adapter: AdapterSummary }> {
   opened ??= (async () => {
+    const missing = vulkanDriverMissing();
+    if (missing) throw new NoGpuError(missing);
     const adapter = await dawn().requestAdapter({ powerPreference: 'high-performance' });
     if (!adapter) throw new NoGpuError('requestAdapter returned none');
     const summary = summarise(adapter);

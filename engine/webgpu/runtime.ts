@@ -144,12 +144,9 @@ export class WebGpuRuntime {
     this.submit();
     const checks = [...this.pipelines.pendingChecks.splice(0), ...this.submittedChecks.splice(0)];
     const maps = this.submittedReads.splice(0);
-    let failure: unknown;
-    try {
-      await Promise.all(checks);
-    } catch (err) {
-      failure = err;
-    }
+    // A compile error also invalidates the step; report the compile error, which names the cause.
+    const settled = await Promise.allSettled(checks);
+    const failure = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected')?.reason;
     await Promise.all(
       maps.map(async ({ staging, read }) => {
         try {
