@@ -1,0 +1,36 @@
+// node cli/bench.js NAME: benchmarks, kept apart from the tests. Each reports speed as a ratio to
+// a baseline measured in the same run, because this machine is shared and noisy.
+import { helpText, parseCommand, type CommandSpec } from './args.ts';
+import type { Benchmark } from './bench/benchmark.ts';
+import { benchmark as matmul } from './bench/matmul.ts';
+import { backendOption, openBackend, runMain, UsageError } from './main.ts';
+
+const benchmarks: Benchmark[] = [matmul];
+
+const name = process.argv[2];
+const chosen = benchmarks.find((b) => b.name === name);
+const list = benchmarks.map((b) => `  ${b.name.padEnd(10)}${b.summary}`).join('\n');
+
+if (!chosen) {
+  const text = `usage: node cli/bench.js NAME [options]\n\nbenchmarks:\n${list}\n\nnode cli/bench.js NAME --help lists a benchmark's options.\n`;
+  if (name === undefined || name === '--help' || name === '-h') {
+    process.stdout.write(text);
+  } else {
+    process.stderr.write(`unknown benchmark "${name}"\n\n${text}`);
+    process.exitCode = 2;
+  }
+} else {
+  const spec: CommandSpec = {
+    usage: `node cli/bench.js ${chosen.name} [options]`,
+    summary: chosen.summary,
+    options: { ...chosen.options, ...(chosen.options.backend ? {} : { backend: backendOption }) },
+  };
+  const { values } = parseCommand(spec, process.argv.slice(3));
+  runMain(async () => {
+    if ((await openBackend(values.backend)) !== 'webgpu' && chosen.name !== 'loader') {
+      throw new UsageError(`the ${chosen.name} benchmark times WebGPU kernels; --backend cpu has none\n\n${helpText(spec)}`);
+    }
+    const result = await chosen.run(values);
+    if (values.json) process.stdout.write(JSON.stringify(result, null, 2) + '\n');
+  });
+}

@@ -1,0 +1,43 @@
+// The shape of one `node cli/bench.js NAME` benchmark, and the kernel timer they share.
+import type { Parsed, OptionTable } from '../args.ts';
+import type { Binding, WebGpuRuntime } from '../../engine/webgpu/runtime.ts';
+import type { KernelLaunch } from '../../engine/webgpu/launch.ts';
+
+export interface Benchmark {
+  name: string;
+  summary: string;
+  options: OptionTable;
+  /** Prints a human table to stdout unless values.json, and returns the result object. */
+  run(values: Parsed['values']): Promise<object>;
+}
+
+/**
+ * Seconds per dispatch of one kernel: a warm-up (compiles the pipeline), then repeated dispatches
+ * in one submit, doubling the count until the batch takes at least `minSeconds`.
+ */
+export async function timeKernel(rt: WebGpuRuntime, launch: KernelLaunch, bindings: Binding[], minSeconds = 0.5): Promise<number> {
+  rt.dispatch(launch, bindings);
+  await rt.sync();
+  for (let repeats = 1; ; repeats *= 2) {
+    const start = performance.now();
+    for (let i = 0; i < repeats; i++) rt.dispatch(launch, bindings);
+    await rt.sync();
+    const seconds = (performance.now() - start) / 1000;
+    if (seconds >= minSeconds || repeats >= 1024) return seconds / repeats;
+  }
+}
+
+/** A fixed-width table with right-aligned numbers. */
+export function formatTable(header: string[], rows: Array<Array<string | number>>): string {
+  const cells = rows.map((r) => r.map((c) => (typeof c === 'number' ? formatNumber(c) : c)));
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
+  const line = (c: string[]) => c.map((v, i) => (i === 0 ? v.padEnd(widths[i]) : v.padStart(widths[i]))).join('  ');
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n') + '\n';
+}
+
+function formatNumber(n: number): string {
+  if (!Number.isFinite(n) || Number.isInteger(n)) return String(n);
+  if (Math.abs(n) >= 100) return n.toFixed(0);
+  if (Math.abs(n) >= 10) return n.toFixed(1);
+  return n.toFixed(2);
+}
