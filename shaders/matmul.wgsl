@@ -3,12 +3,18 @@
 //   C[z] = op(A[z]) · op(B[z]) (+ bias broadcast along rows) (then optional LeakyReLU)
 //
 // Tiling: a workgroup of WORKGROUP_COLS x WORKGROUP_ROWS invocations owns a TILE_M x TILE_N block of C,
-// TILE_M = WORKGROUP_ROWS * ROWS_PER_INVOCATION and TILE_N = WORKGROUP_COLS * 4. Each invocation owns
-// ROWS_PER_INVOCATION consecutive rows x 4 consecutive columns (one vec4 accumulator per row). The K
-// dimension is walked TILE_K at a time: the workgroup stages a TILE_K x TILE_M slice of op(A) and a
-// TILE_K x TILE_N slice of op(B) in workgroup memory, both k-major so that one k step reads a column of
-// A-values and a row of B-values as vec4s, then every invocation does ROWS_PER_INVOCATION x 4 FMAs per k.
-// Elements outside M, N or K are staged as zeros, so any M, N, K >= 1 is exact.
+// TILE_M = WORKGROUP_ROWS * ROWS_PER_INVOCATION and TILE_N = WORKGROUP_COLS * COLS_PER_INVOCATION.
+// K is walked TILE_K at a time: the workgroup stages a TILE_K x TILE_M slice of op(A) and a
+// TILE_K x TILE_N slice of op(B) in workgroup memory, both k-major and in vec4s, then each invocation
+// accumulates its ROWS_PER_INVOCATION x COLS_PER_INVOCATION block: per k it reads ROWS/4 + COLS/4 vec4s
+// and does ROWS x COLS multiply-adds. Elements outside M, N or K are staged as zeros, so any
+// M, N, K >= 1 is exact; only the stores are guarded.
+//
+// Which outputs an invocation (x, y) owns: rows in groups of 4 and columns in groups of 4, strided by the
+// workgroup's extent, so that neighbouring invocations read neighbouring vec4s of the tiles (no bank
+// conflicts on a GPU) and write neighbouring vec4s of C:
+//   row = TILE_M * wy + 4 * (p * WORKGROUP_ROWS + y) + i,  p < ROWS_PER_INVOCATION / 4, i < 4
+//   col = TILE_N * wx + 4 * (q * WORKGROUP_COLS + x) + j,  q < COLS_PER_INVOCATION / 4, j < 4
 //
 // Dispatch: workgroups = (ceil(N / TILE_N), ceil(M / TILE_M), batch); workgroup (wx, wy, z) computes
 // C[z][wy * TILE_M .. +TILE_M][wx * TILE_N .. +TILE_N].
@@ -42,21 +48,29 @@ struct Params {
 
 override WORKGROUP_COLS: u32 = 16;
 override WORKGROUP_ROWS: u32 = 16;
-// 4 or 8: a multiple of 4 so a k step reads A as vec4s, at most MAX_ROWS_PER_INVOCATION (the size of
-// the accumulator array, which must be a constant).
-override ROWS_PER_INVOCATION: u32 = 4;
+// Multiples of 4, at most the MAX_ constants below (the accumulator array needs a constant size; the
+// loops over these overrides have constant trip counts once the pipeline is built, so they unroll and
+// the accumulators stay in registers).
+override ROWS_PER_INVOCATION: u32 = 8;
+override COLS_PER_INVOCATION: u32 = 8;
+// TILE_K * TILE_M and TILE_K * TILE_N must be multiples of 4 * WORKGROUP_COLS * WORKGROUP_ROWS, so
+// every invocation stages the same number of vec4s.
 override TILE_K: u32 = 16;
 const MAX_ROWS_PER_INVOCATION = 8u;
+const MAX_COLS_PER_INVOCATION = 16u;
 
 override TILE_M: u32 = WORKGROUP_ROWS * ROWS_PER_INVOCATION;
-override TILE_N: u32 = WORKGROUP_COLS * 4u;
+override TILE_N: u32 = WORKGROUP_COLS * COLS_PER_INVOCATION;
 override WORKGROUP_SIZE: u32 = WORKGROUP_COLS * WORKGROUP_ROWS;
+override A_TILE_VEC4S: u32 = TILE_K * TILE_M / 4u;
+override B_TILE_VEC4S: u32 = TILE_K * TILE_N / 4u;
 
-// aTile[k * TILE_M / 4 + m / 4][m % 4] = op(A)[tile row m][tile k]; bTile likewise with n for m.
-var<workgroup> aTile: array<vec4<f32>, TILE_K * TILE_M / 4u>;
-var<workgroup> bTile: array<vec4<f32>, TILE_K * TILE_N / 4u>;
+// aTile[k * TILE_M / 4 + m / 4][m % 4] = op(A)[tileRow + m][k0 + k]
+var<workgroup> aTile: array<vec4<f32>, A_TILE_VEC4S>;
+// bTile[k * TILE_N / 4 + n / 4][n % 4] = op(B)[k0 + k][tileCol + n]
+var<workgroup> bTile: array<vec4<f32>, B_TILE_VEC4S>;
 
-// op(A)[m][k] of batch z, or 0 outside the matrix.
+// op(A)[m][k] of the batch starting at aBase, or 0 outside the matrix.
 fn loadA(aBase: u32, m: u32, k: u32) -> f32 {
   if (m >= params.M || k >= params.K) {
     return 0.0;
@@ -67,7 +81,7 @@ fn loadA(aBase: u32, m: u32, k: u32) -> f32 {
   return a[aBase + m * params.K + k];
 }
 
-// op(B)[k][n] of batch z, or 0 outside the matrix.
+// op(B)[k][n] of the batch starting at bBase, or 0 outside the matrix.
 fn loadB(bBase: u32, k: u32, n: u32) -> f32 {
   if (k >= params.K || n >= params.N) {
     return 0.0;
@@ -89,78 +103,92 @@ fn main(
   let tileCol = workgroup.x * TILE_N;
   let aBase = z * params.aBatchStride;
   let bBase = z * params.bBatchStride;
+  let aVec4sPerK = TILE_M / 4u;
+  let bVec4sPerK = TILE_N / 4u;
+  let rowGroups = ROWS_PER_INVOCATION / 4u;
+  let colGroups = COLS_PER_INVOCATION / 4u;
 
-  // Staging order: consecutive invocations take consecutive addresses of the stored layout, so global
-  // reads coalesce whichever way A and B are stored. A staging unit is 4 tile rows (or columns) at one k.
-  let aUnitsPerK = TILE_M / 4u;
-  let bUnitsPerK = TILE_N / 4u;
-
-  var acc: array<vec4<f32>, MAX_ROWS_PER_INVOCATION>;
+  // acc[p * colGroups * 4 + q * 4 + i] holds rows (p, i) x columns (q, j = 0..3), as in the header.
+  var acc: array<vec4<f32>, MAX_ROWS_PER_INVOCATION * MAX_COLS_PER_INVOCATION / 4u>;
   for (var k0 = 0u; k0 < params.K; k0 += TILE_K) {
-    for (var unit = localIndex; unit < TILE_K * aUnitsPerK; unit += WORKGROUP_SIZE) {
+    // Staging order: consecutive invocations take consecutive addresses of the stored layout, so the
+    // global reads coalesce whichever way A and B are stored. A staging unit is 4 rows (or columns) at one k.
+    for (var r = 0u; r < A_TILE_VEC4S / WORKGROUP_SIZE; r++) {
+      let unit = r * WORKGROUP_SIZE + localIndex;
       var k: u32;
       var m4: u32;
       if (params.transA == 1u) {
-        k = unit / aUnitsPerK;
-        m4 = unit % aUnitsPerK;
+        k = unit / aVec4sPerK;
+        m4 = unit % aVec4sPerK;
       } else {
         k = unit % TILE_K;
         m4 = unit / TILE_K;
       }
-      let m = tileRow + m4 * 4u;
-      aTile[k * aUnitsPerK + m4] = vec4(
+      let m = tileRow + 4u * m4;
+      aTile[k * aVec4sPerK + m4] = vec4(
         loadA(aBase, m, k0 + k), loadA(aBase, m + 1u, k0 + k), loadA(aBase, m + 2u, k0 + k), loadA(aBase, m + 3u, k0 + k));
     }
-    for (var unit = localIndex; unit < TILE_K * bUnitsPerK; unit += WORKGROUP_SIZE) {
+    for (var r = 0u; r < B_TILE_VEC4S / WORKGROUP_SIZE; r++) {
+      let unit = r * WORKGROUP_SIZE + localIndex;
       var k: u32;
       var n4: u32;
       if (params.transB == 1u) {
         k = unit % TILE_K;
         n4 = unit / TILE_K;
       } else {
-        k = unit / bUnitsPerK;
-        n4 = unit % bUnitsPerK;
+        k = unit / bVec4sPerK;
+        n4 = unit % bVec4sPerK;
       }
-      let n = tileCol + n4 * 4u;
-      bTile[k * bUnitsPerK + n4] = vec4(
+      let n = tileCol + 4u * n4;
+      bTile[k * bVec4sPerK + n4] = vec4(
         loadB(bBase, k0 + k, n), loadB(bBase, k0 + k, n + 1u), loadB(bBase, k0 + k, n + 2u), loadB(bBase, k0 + k, n + 3u));
     }
     workgroupBarrier();
     for (var k = 0u; k < TILE_K; k++) {
-      let bRow = bTile[k * bUnitsPerK + local.x];
-      for (var q = 0u; q < ROWS_PER_INVOCATION / 4u; q++) {
-        let aColumn = aTile[k * aUnitsPerK + local.y * (ROWS_PER_INVOCATION / 4u) + q];
-        acc[4u * q] = fma(vec4(aColumn.x), bRow, acc[4u * q]);
-        acc[4u * q + 1u] = fma(vec4(aColumn.y), bRow, acc[4u * q + 1u]);
-        acc[4u * q + 2u] = fma(vec4(aColumn.z), bRow, acc[4u * q + 2u]);
-        acc[4u * q + 3u] = fma(vec4(aColumn.w), bRow, acc[4u * q + 3u]);
+      var bValues: array<vec4<f32>, MAX_COLS_PER_INVOCATION / 4u>;
+      for (var q = 0u; q < colGroups; q++) {
+        bValues[q] = bTile[k * bVec4sPerK + q * WORKGROUP_COLS + local.x];
+      }
+      for (var p = 0u; p < rowGroups; p++) {
+        let aValues = aTile[k * aVec4sPerK + p * WORKGROUP_ROWS + local.y];
+        for (var q = 0u; q < colGroups; q++) {
+          let block = (p * colGroups + q) * 4u;
+          acc[block] = fma(vec4(aValues.x), bValues[q], acc[block]);
+          acc[block + 1u] = fma(vec4(aValues.y), bValues[q], acc[block + 1u]);
+          acc[block + 2u] = fma(vec4(aValues.z), bValues[q], acc[block + 2u]);
+          acc[block + 3u] = fma(vec4(aValues.w), bValues[q], acc[block + 3u]);
+        }
       }
     }
     workgroupBarrier();
   }
 
-  let col = tileCol + local.x * 4u;
-  var biasRow = vec4(0.0);
-  if (params.hasBias == 1u) {
-    for (var j = 0u; j < 4u; j++) {
-      if (col + j < params.N) {
-        biasRow[j] = bias[col + j];
+  let cBase = z * params.cBatchStride;
+  for (var q = 0u; q < colGroups; q++) {
+    let col = tileCol + 4u * (q * WORKGROUP_COLS + local.x);
+    var biasValues = vec4(0.0);
+    if (params.hasBias == 1u) {
+      for (var j = 0u; j < 4u; j++) {
+        if (col + j < params.N) {
+          biasValues[j] = bias[col + j];
+        }
       }
     }
-  }
-  let cBase = z * params.cBatchStride;
-  for (var i = 0u; i < ROWS_PER_INVOCATION; i++) {
-    let row = tileRow + local.y * ROWS_PER_INVOCATION + i;
-    if (row >= params.M) {
-      break;
-    }
-    var value = acc[i] + biasRow;
-    if (params.activation == 1u) {
-      value = select(value, value * params.slope, value < vec4(0.0));
-    }
-    for (var j = 0u; j < 4u; j++) {
-      if (col + j < params.N) {
-        c[cBase + row * params.N + col + j] = value[j];
+    for (var p = 0u; p < rowGroups; p++) {
+      for (var i = 0u; i < 4u; i++) {
+        let row = tileRow + 4u * (p * WORKGROUP_ROWS + local.y) + i;
+        if (row >= params.M) {
+          break;
+        }
+        var value = acc[(p * colGroups + q) * 4u + i] + biasValues;
+        if (params.activation == 1u) {
+          value = select(value, value * params.slope, value < vec4(0.0));
+        }
+        for (var j = 0u; j < 4u; j++) {
+          if (col + j < params.N) {
+            c[cBase + row * params.N + col + j] = value[j];
+          }
+        }
       }
     }
   }

@@ -1,6 +1,6 @@
 // Elementwise unary ops: out[i] = f(x[i]).
 // OP selects f at pipeline creation: 0 affine (alpha * x + beta), 1 leaky_relu (alpha is the
-// negative slope), 2 abs, 3 sign (0 at 0, as torch.sign).
+// negative slope), 2 abs, 3 sign (0 at 0, as torch.sign), 4 rsqrt (1 / sqrt(x + beta)).
 // Buffers: x, out (f32, same size). Dispatch: ceil(total / 256) workgroups folded into x and y.
 
 override OP: u32 = 0u;
@@ -27,7 +27,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     case 0u: { r = params.alpha * v + params.beta; }
     case 1u: { r = select(v * params.alpha, v, v > 0.0); }
     case 2u: { r = abs(v); }
-    default: { r = sign(v); }
+    case 3u: { r = sign(v); }
+    default: { r = inverseSqrt(v + params.beta); }
   }
   out[i] = r;
 }

@@ -128,8 +128,8 @@ export const sub = (a: Tensor, b: Tensor): Tensor => apply(subOp, [a, b], {});
 export const mul = (a: Tensor, b: Tensor): Tensor => apply(mulOp, [a, b], {});
 export const div = (a: Tensor, b: Tensor): Tensor => apply(divOp, [a, b], {});
 
-type UnaryKind = 'affine' | 'leaky_relu' | 'abs' | 'sign';
-const UNARY_CODE: Record<UnaryKind, number> = { affine: 0, leaky_relu: 1, abs: 2, sign: 3 };
+type UnaryKind = 'affine' | 'leaky_relu' | 'abs' | 'sign' | 'rsqrt';
+const UNARY_CODE: Record<UnaryKind, number> = { affine: 0, leaky_relu: 1, abs: 2, sign: 3, rsqrt: 4 };
 
 interface UnaryAttrs {
   alpha: number;
@@ -173,6 +173,15 @@ export const leakyReluOp = unaryOp(
 // d|x|/dx = sign(x) (0 at 0, as PyTorch)
 export const absOp = unaryOp('abs', (x) => Math.abs(x), (g, x) => mul(g, sign(x)));
 export const signOp = unaryOp('sign', (x) => Math.sign(x));
+// d (x + eps)^(-1/2) / dx = -1/2 (x + eps)^(-3/2) = -1/2 y^3
+export const rsqrtOp = unaryOp(
+  'rsqrt',
+  (x, { beta }) => 1 / Math.sqrt(x + beta),
+  (g, x, attrs) => {
+    const y = apply(rsqrtOp, [x], attrs);
+    return mul(g, scale(mul(y, mul(y, y)), -0.5));
+  },
+);
 
 /** alpha * x (+ beta). */
 export const scale = (x: Tensor, alpha: number, beta = 0): Tensor => apply(affineOp, [x], { alpha, beta });
@@ -180,6 +189,8 @@ export const scale = (x: Tensor, alpha: number, beta = 0): Tensor => apply(affin
 export const leakyRelu = (x: Tensor, slope = 0.01): Tensor => apply(leakyReluOp, [x], { alpha: slope, beta: 0 });
 export const abs = (x: Tensor): Tensor => apply(absOp, [x], { alpha: 1, beta: 0 });
 export const sign = (x: Tensor): Tensor => apply(signOp, [x], { alpha: 1, beta: 0 });
+/** 1 / sqrt(x + eps). */
+export const rsqrt = (x: Tensor, eps = 0): Tensor => apply(rsqrtOp, [x], { alpha: 1, beta: eps });
 
 export const witnesses: OpWitness[] = [
   {
@@ -215,6 +226,10 @@ export const witnesses: OpWitness[] = [
       { label: '[2,3,5,5] slope 0.01', inputs: [{ shape: [2, 3, 5, 5], draw: awayFromZero }], call: ([a]) => leakyRelu(a) },
       { label: '[17] slope 0.2', inputs: [{ shape: [17], draw: awayFromZero }], call: ([a]) => leakyRelu(a, 0.2) },
     ],
+  },
+  {
+    op: 'rsqrt',
+    cases: [{ label: '[3,5] eps 1e-5', inputs: [{ shape: [3, 5], draw: positive }], call: ([a]) => rsqrt(a, 1e-5) }],
   },
   {
     op: 'abs',

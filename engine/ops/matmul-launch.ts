@@ -36,13 +36,16 @@ export interface MatmulTiling {
   name: string;
   workgroupCols: number;
   workgroupRows: number;
-  rowsPerInvocation: 4 | 8;
+  /** 4 or 8 rows of C per invocation. */
+  rowsPerInvocation: number;
+  /** 4, 8, 12 or 16 columns of C per invocation. */
+  colsPerInvocation: number;
   tileK: number;
 }
 
 export const MATMUL_TILINGS = {
-  /** Large M and N: 64 x 64 outputs per workgroup, 4 x 4 per invocation. */
-  square: { name: 'square', workgroupCols: 16, workgroupRows: 16, rowsPerInvocation: 4, tileK: 16 },
+  /** Large M and N: 128 x 128 outputs per workgroup, 8 x 8 per invocation. */
+  square: { name: 'square', workgroupCols: 16, workgroupRows: 16, rowsPerInvocation: 8, colsPerInvocation: 8, tileK: 8 },
 } as const satisfies Record<string, MatmulTiling>;
 
 /** The tiling for a problem's shape. */
@@ -51,14 +54,16 @@ export function chooseMatmulTiling(_p: MatmulProblem): MatmulTiling {
 }
 
 export function matmulLaunch(p: MatmulProblem, tiling: MatmulTiling = chooseMatmulTiling(p)): KernelLaunch {
+  checkTiling(tiling);
   const tileM = tiling.workgroupRows * tiling.rowsPerInvocation;
-  const tileN = tiling.workgroupCols * 4;
+  const tileN = tiling.workgroupCols * tiling.colsPerInvocation;
   return {
     kernel: 'matmul',
     constants: {
       WORKGROUP_COLS: tiling.workgroupCols,
       WORKGROUP_ROWS: tiling.workgroupRows,
       ROWS_PER_INVOCATION: tiling.rowsPerInvocation,
+      COLS_PER_INVOCATION: tiling.colsPerInvocation,
       TILE_K: tiling.tileK,
     },
     access: MATMUL_ACCESS,
@@ -66,6 +71,23 @@ export function matmulLaunch(p: MatmulProblem, tiling: MatmulTiling = chooseMatm
     workgroups: workgroupCounts(p, tileM, tileN),
     describe: `${describeMatmul(p)} tiling ${tiling.name} (${tileM}x${tileN}x${tiling.tileK})`,
   };
+}
+
+/** The shader's limits on its overrides (see the comments at the top of shaders/matmul.wgsl). */
+function checkTiling(t: MatmulTiling): void {
+  const invocations = t.workgroupCols * t.workgroupRows;
+  const tileM = t.workgroupRows * t.rowsPerInvocation;
+  const tileN = t.workgroupCols * t.colsPerInvocation;
+  const workgroupBytes = 4 * t.tileK * (tileM + tileN);
+  const problems = [
+    [t.rowsPerInvocation % 4 === 0 && t.rowsPerInvocation <= 8, 'rowsPerInvocation must be 4 or 8'],
+    [t.colsPerInvocation % 4 === 0 && t.colsPerInvocation <= 16, 'colsPerInvocation must be 4, 8, 12 or 16'],
+    [invocations <= 256, 'at most 256 invocations per workgroup'],
+    [workgroupBytes <= 16384, `tiles take ${workgroupBytes} bytes of workgroup memory; at most 16384`],
+    [(t.tileK * tileM) % (4 * invocations) === 0 && (t.tileK * tileN) % (4 * invocations) === 0,
+      'tileK x tile side must be a multiple of 4 x invocations, so each invocation stages whole vec4s'],
+  ] as const;
+  for (const [ok, rule] of problems) if (!ok) throw new Error(`matmul tiling ${t.name}: ${rule}`);
 }
 
 /** The naive kernel's 16 x 16 invocations each compute one output. */

@@ -2,10 +2,10 @@
 // broadcast). sum's backward is broadcastTo and broadcastTo's is sumTo, so each is two lines.
 import { broadcastShapes, broadcastStrides, formatShape, normaliseAxes, sameShape, sizeOf, stridesOf, type Shape } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
-import { elementwiseGrid } from '../webgpu/grid.ts';
 import { packUniforms } from '../webgpu/launch.ts';
 import { scale } from './arith.ts';
 import { apply, defineOp } from './op.ts';
+import { cpuStridedCopy, gpuStridedCopy } from './strided-copy.ts';
 import type { OpWitness } from './witness.ts';
 
 const MAX_RANK = 8;
@@ -106,35 +106,8 @@ export const broadcastToOp = defineOp<{ shape: number[] }>({
     if (!sameShape(broadcastShapes('broadcast_to', x, shape), shape)) throw new Error(`broadcast_to: ${formatShape(x)} cannot be broadcast to ${formatShape(shape)}`);
     return [shape];
   },
-  cpu: ([x], [out]) => {
-    const strides = broadcastStrides(x.shape, out.shape);
-    const rank = out.shape.length;
-    for (let i = 0; i < out.data.length; i++) {
-      let rest = i;
-      let offset = 0;
-      for (let a = rank - 1; a >= 0; a--) {
-        offset += (rest % out.shape[a]) * strides[a];
-        rest = Math.floor(rest / out.shape[a]);
-      }
-      out.data[i] = x.data[offset];
-    }
-  },
-  webgpu: (rt, [x], [out]) => {
-    if (out.shape.length > MAX_RANK) throw new Error(`broadcast_to: rank ${out.shape.length} exceeds ${MAX_RANK}`);
-    const total = sizeOf(out.shape);
-    const grid = elementwiseGrid(total);
-    const pad = (v: number[]) => [...v, ...new Array(MAX_RANK - v.length).fill(0)];
-    rt.dispatch(
-      {
-        kernel: 'broadcast',
-        access: ['read', 'read_write'],
-        uniforms: packUniforms([total, out.shape.length, grid.rowStride, 0, ...pad([...out.shape]), ...pad(broadcastStrides(x.shape, out.shape))]),
-        workgroups: grid.workgroups,
-        describe: `broadcast [${x.shape}] -> [${out.shape}]`,
-      },
-      [x.buffer, out.buffer],
-    );
-  },
+  cpu: ([x], [out]) => cpuStridedCopy(x, out, broadcastStrides(x.shape, out.shape)),
+  webgpu: (rt, [x], [out]) => gpuStridedCopy(rt, x, out, broadcastStrides(x.shape, out.shape), `broadcast [${x.shape}] -> [${out.shape}]`),
   backward: ({ grad, inputs: [x] }) => [sumTo(grad, x.shape)],
 });
 

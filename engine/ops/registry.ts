@@ -5,5 +5,7 @@ import { witnesses as reduce } from './reduce.ts';
 import { witnesses as softmax } from './softmax.ts';
 import { witnesses as matmul } from './matmul.ts';
 import { witnesses as loss } from './loss.ts';
+import { witnesses as layout } from './layout.ts';
+import { witnesses as batchNorm } from './batch-norm.ts';
 
-export const registry: OpWitness[] = [...arith, ...reduce, ...softmax, ...matmul, ...loss];
+export const registry: OpWitness[] = [...arith, ...reduce, ...softmax, ...matmul, ...loss, ...layout, ...batchNorm];

@@ -1,5 +1,6 @@
-// Broadcast copy: out (row-major, outShape) takes x read through strides that are 0 along the
-// axes x is broadcast over. The gradient of a sum, and the expansion of per-channel statistics.
+// Strided copy: out (row-major, outShape) takes x read through arbitrary strides: 0 along the
+// axes x is broadcast over (broadcast_to, the gradient of a sum), or x's own strides in another
+// order (permute).
 // Buffers: x (f32), out (f32). Dispatch: ceil(total / 256) workgroups folded into x and y.
 
 override WORKGROUP_SIZE: u32 = 256u;

@@ -1,0 +1,317 @@
+// Batch normalisation over (N, H, W) per channel, fused: a statistics pass and one elementwise
+// pass forward; a reduction per (sample, channel) and one elementwise pass backward. The affine
+// gamma, beta is either per channel ([1, C]: BatchNorm2d) or per sample and channel ([N, C]: the
+// mixed affine of SepBN), so both layers share these kernels.
+//
+// Notation (DESIGN.md): M = N*H*W, mu_c and var_c the batch mean and biased variance,
+// xhat = (x - mu_c) / sqrt(var_c + eps), y = gamma[n,c] * xhat + beta[n,c]. Backward, g = dL/dy:
+//   dbeta[n,c]  = sum_hw g                      dgamma[n,c] = sum_hw g * xhat
+//   dxhat       = gamma[n,c] * g
+//   dx          = (dxhat - mean_M(dxhat) - xhat * mean_M(dxhat * xhat)) / sqrt(var_c + eps)
+// where mean_M(dxhat) = (1/M) sum_n gamma[n,c] dbeta[n,c] and mean_M(dxhat * xhat) =
+// (1/M) sum_n gamma[n,c] dgamma[n,c]: only the per-(n, c) sums touch the big tensors.
+import { formatShape, type Shape } from '../shape.ts';
+import type { Tensor } from '../tensor.ts';
+import { elementwiseGrid } from '../webgpu/grid.ts';
+import { packUniforms } from '../webgpu/launch.ts';
+import { add, mul, rsqrt, scale, sub } from './arith.ts';
+import { apply, applyAll, defineOp, type CpuView } from './op.ts';
+import { mean, sum } from './reduce.ts';
+import { positive, type OpWitness } from './witness.ts';
+
+export const BN_EPS = 1e-5;
+const STATS_WORKGROUP = 256;
+const SUMS_WORKGROUP = 64;
+const MAX_PER_DIMENSION = 65535;
+
+interface Dims {
+  N: number;
+  C: number;
+  HW: number;
+}
+
+function dims(op: string, x: Shape): Dims {
+  if (x.length !== 4) throw new Error(`${op}: x must be NCHW (rank 4), got ${formatShape(x)}`);
+  return { N: x[0], C: x[1], HW: x[2] * x[3] };
+}
+
+/** Checks an affine parameter is [1, C] or [N, C]; returns its stride over samples. */
+function affineStride(op: string, name: string, { N, C }: Dims, shape: Shape): number {
+  if (shape.length !== 2 || shape[1] !== C || (shape[0] !== 1 && shape[0] !== N)) {
+    throw new Error(`${op}: ${name} must have shape [1,${C}] or [${N},${C}], got ${formatShape(shape)}`);
+  }
+  return shape[0] === 1 ? 0 : C;
+}
+
+/** Training needs a variance from more than one value per channel, as in PyTorch. */
+export function checkTrainable(op: string, x: Shape): void {
+  const { N, HW } = dims(op, x);
+  if (N * HW < 2) {
+    throw new Error(
+      `${op}: training mode needs more than one value per channel, got input ${formatShape(x)}: ` +
+        `the batch variance of a single value is 0 and its unbiased running estimate divides by zero. ` +
+        `Use a batch of 2 or more, or eval mode.`,
+    );
+  }
+}
+
+function cpuStats(x: CpuView, { N, C, HW }: Dims, mean: Float64Array, variance: Float64Array): void {
+  const count = N * HW;
+  for (let c = 0; c < C; c++) {
+    let s = 0;
+    for (let n = 0; n < N; n++) for (let i = 0; i < HW; i++) s += x.data[(n * C + c) * HW + i];
+    const m = s / count;
+    let d = 0;
+    for (let n = 0; n < N; n++) {
+      for (let i = 0; i < HW; i++) {
+        const v = x.data[(n * C + c) * HW + i] - m;
+        d += v * v;
+      }
+    }
+    mean[c] = m;
+    variance[c] = d / count;
+  }
+}
+
+/** y = (x - mean) / sqrt(var + eps) * gamma + beta, or y = x * gamma + beta without statistics. */
+function cpuApply(x: CpuView, gamma: CpuView, beta: CpuView, { N, C, HW }: Dims, y: Float64Array, eps: number, stats?: [Float64Array, Float64Array]) {
+  const stride = gamma.shape[0] === 1 ? 0 : C;
+  for (let n = 0; n < N; n++) {
+    for (let c = 0; c < C; c++) {
+      const m = stats ? stats[0][c] : 0;
+      const invstd = stats ? 1 / Math.sqrt(stats[1][c] + eps) : 1;
+      const g = gamma.data[n * stride + c];
+      const b = beta.data[n * stride + c];
+      for (let i = 0; i < HW; i++) {
+        const k = (n * C + c) * HW + i;
+        y[k] = (x.data[k] - m) * invstd * g + b;
+      }
+    }
+  }
+}
+
+function dispatchApply(rt: import('../webgpu/runtime.ts').WebGpuRuntime, d: Dims, gammaStride: number, eps: number, withStats: boolean, buffers: GPUBuffer[], describe: string) {
+  const total = d.N * d.C * d.HW;
+  const grid = elementwiseGrid(total);
+  rt.dispatch(
+    {
+      kernel: 'batch_norm_apply',
+      access: ['read', 'read', 'read', 'read', 'read', 'read_write'],
+      uniforms: packUniforms([total, d.C, d.HW, gammaStride, { f32: eps }, withStats ? 0 : 1, grid.rowStride, 0]),
+      workgroups: grid.workgroups,
+      describe,
+    },
+    buffers,
+  );
+}
+
+/** Per (sample, channel) sums of dy and dy * xhat (xhat = x without statistics). */
+export const batchNormBackwardSumsOp = defineOp<{ eps: number }>({
+  name: 'batch_norm_backward_sums',
+  inputs: ['x', 'grad', 'mean?', 'variance?'],
+  outputShapes: ([x]) => {
+    const { N, C } = dims('batch_norm_backward_sums', x);
+    return [[N, C], [N, C]];
+  },
+  cpu: ([x, dy, m, v], [sumDy, sumDyXhat], { eps }) => {
+    const { N, C, HW } = dims('batch_norm_backward_sums', x.shape);
+    for (let nc = 0; nc < N * C; nc++) {
+      const c = nc % C;
+      const center = m ? m.data[c] : 0;
+      const invstd = v ? 1 / Math.sqrt(v.data[c] + eps) : 1;
+      let a = 0;
+      let b = 0;
+      for (let i = 0; i < HW; i++) {
+        const g = dy.data[nc * HW + i];
+        a += g;
+        b += g * (x.data[nc * HW + i] - center) * invstd;
+      }
+      sumDy.data[nc] = a;
+      sumDyXhat.data[nc] = b;
+    }
+  },
+  webgpu: (rt, [x, dy, m, v], [sumDy, sumDyXhat], { eps }) => {
+    const { N, C, HW } = dims('batch_norm_backward_sums', x.shape);
+    const NC = N * C;
+    const groupsX = Math.min(NC, MAX_PER_DIMENSION);
+    rt.dispatch(
+      {
+        kernel: 'batch_norm_backward_reduce',
+        constants: { WORKGROUP_SIZE: SUMS_WORKGROUP },
+        access: ['read', 'read', 'read', 'read', 'read_write', 'read_write'],
+        uniforms: packUniforms([NC, C, HW, groupsX, { f32: eps }, m ? 0 : 1, 0, 0]),
+        workgroups: [groupsX, Math.ceil(NC / groupsX), 1],
+        describe: `batch_norm_backward_reduce x[${x.shape}]`,
+      },
+      [x.buffer, dy.buffer, m?.buffer ?? rt.placeholder, v?.buffer ?? rt.placeholder, sumDy.buffer, sumDyXhat.buffer],
+    );
+  },
+});
+
+/** dx = (gamma * g - A_c - xhat * B_c) / sqrt(var_c + eps). */
+export const batchNormBackwardInputOp = defineOp<{ eps: number }>({
+  name: 'batch_norm_backward_input',
+  inputs: ['x', 'grad', 'mean', 'variance', 'gamma', 'A', 'B'],
+  outputShapes: ([x]) => [x],
+  cpu: ([x, dy, m, v, gamma, A, B], [dx], { eps }) => {
+    const { N, C, HW } = dims('batch_norm_backward_input', x.shape);
+    const stride = gamma.shape[0] === 1 ? 0 : C;
+    for (let n = 0; n < N; n++) {
+      for (let c = 0; c < C; c++) {
+        const invstd = 1 / Math.sqrt(v.data[c] + eps);
+        const g = gamma.data[n * stride + c];
+        for (let i = 0; i < HW; i++) {
+          const k = (n * C + c) * HW + i;
+          const xhat = (x.data[k] - m.data[c]) * invstd;
+          dx.data[k] = invstd * (g * dy.data[k] - A.data[c] - xhat * B.data[c]);
+        }
+      }
+    }
+  },
+  webgpu: (rt, [x, dy, m, v, gamma, A, B], [dx], { eps }) => {
+    const d = dims('batch_norm_backward_input', x.shape);
+    const total = d.N * d.C * d.HW;
+    const grid = elementwiseGrid(total);
+    rt.dispatch(
+      {
+        kernel: 'batch_norm_backward_apply',
+        access: ['read', 'read', 'read', 'read', 'read', 'read', 'read', 'read_write'],
+        uniforms: packUniforms([total, d.C, d.HW, gamma.shape[0] === 1 ? 0 : d.C, { f32: eps }, grid.rowStride, 0, 0]),
+        workgroups: grid.workgroups,
+        describe: `batch_norm_backward_apply x[${x.shape}] gamma[${gamma.shape}]`,
+      },
+      [x.buffer, dy.buffer, m.buffer, v.buffer, gamma.buffer, A.buffer, B.buffer, dx.buffer],
+    );
+  },
+});
+
+/** Sums [N, C] per-sample sums down to the parameter's [1, C] when it is shared by all samples. */
+function toParamShape(sums: Tensor, param: Tensor): Tensor {
+  return param.shape[0] === 1 && sums.shape[0] !== 1 ? sum(sums, 0, true) : sums;
+}
+
+/** Training-mode batch norm: outputs y, then the batch mean and biased variance ([C] each). */
+export const batchNormTrainOp = defineOp<{ eps: number }>({
+  name: 'batch_norm_train',
+  inputs: ['x', 'gamma', 'beta'],
+  outputShapes: ([x, gamma, beta]) => {
+    const d = dims('batch_norm_train', x);
+    affineStride('batch_norm_train', 'gamma', d, gamma);
+    affineStride('batch_norm_train', 'beta', d, beta);
+    checkTrainable('batch_norm_train', x);
+    return [x, [d.C], [d.C]];
+  },
+  cpu: ([x, gamma, beta], [y, m, v], { eps }) => {
+    const d = dims('batch_norm_train', x.shape);
+    cpuStats(x, d, m.data, v.data);
+    cpuApply(x, gamma, beta, d, y.data, eps, [m.data, v.data]);
+  },
+  webgpu: (rt, [x, gamma, beta], [y, m, v], { eps }) => {
+    const d = dims('batch_norm_train', x.shape);
+    rt.dispatch(
+      {
+        kernel: 'batch_norm_stats',
+        constants: { WORKGROUP_SIZE: STATS_WORKGROUP },
+        access: ['read', 'read_write', 'read_write'],
+        uniforms: packUniforms([d.N, d.C, d.HW, 0]),
+        workgroups: [d.C, 1, 1],
+        describe: `batch_norm_stats x[${x.shape}]`,
+      },
+      [x.buffer, m.buffer, v.buffer],
+    );
+    const stride = affineStride('batch_norm_train', 'gamma', d, gamma.shape);
+    dispatchApply(rt, d, stride, eps, true, [x.buffer, m.buffer, v.buffer, gamma.buffer, beta.buffer, y.buffer], `batch_norm_apply x[${x.shape}] gamma[${gamma.shape}]`);
+  },
+  backward: ({ grad, inputs: [x, gamma, beta], outputs: [, m, v], attrs: { eps }, needs }) => {
+    const [sumDy, sumDyXhat] = applyAll(batchNormBackwardSumsOp, [x, grad, m, v], { eps });
+    let dx: Tensor | null = null;
+    if (needs[0]) {
+      const count = x.shape[0] * x.shape[2] * x.shape[3];
+      const A = scale(sum(mul(gamma, sumDy), 0), 1 / count);
+      const B = scale(sum(mul(gamma, sumDyXhat), 0), 1 / count);
+      dx = apply(batchNormBackwardInputOp, [x, grad, m, v, gamma, A, B], { eps });
+    }
+    return [dx, needs[1] ? toParamShape(sumDyXhat, gamma) : null, needs[2] ? toParamShape(sumDy, beta) : null];
+  },
+});
+
+/** y = x * scale[n, c] + shift[n, c]: eval-mode BatchNorm and SepBN, one fused pass. */
+export const channelAffineOp = defineOp<Record<string, never>>({
+  name: 'channel_affine',
+  inputs: ['x', 'scale', 'shift'],
+  outputShapes: ([x, s, b]) => {
+    const d = dims('channel_affine', x);
+    affineStride('channel_affine', 'scale', d, s);
+    affineStride('channel_affine', 'shift', d, b);
+    return [x];
+  },
+  cpu: ([x, s, b], [y]) => cpuApply(x, s, b, dims('channel_affine', x.shape), y.data, 0),
+  webgpu: (rt, [x, s, b], [y]) => {
+    const d = dims('channel_affine', x.shape);
+    const stride = affineStride('channel_affine', 'scale', d, s.shape);
+    dispatchApply(rt, d, stride, 0, false, [x.buffer, rt.placeholder, rt.placeholder, s.buffer, b.buffer, y.buffer], `channel_affine x[${x.shape}] scale[${s.shape}]`);
+  },
+  // dx = g * scale;  dscale[n,c] = sum_hw g * x;  dshift[n,c] = sum_hw g
+  backward: ({ grad, inputs: [x, s, b], needs }) => {
+    const [sumDy, sumDyX] = applyAll(batchNormBackwardSumsOp, [x, grad], { eps: 0 });
+    const dx = needs[0] ? mul(grad, s.reshape([s.shape[0], s.shape[1], 1, 1])) : null;
+    return [dx, needs[1] ? toParamShape(sumDyX, s) : null, needs[2] ? toParamShape(sumDy, b) : null];
+  },
+});
+
+/** Fused training-mode batch norm: y, and the batch statistics for the running averages. */
+export function batchNormTrain(x: Tensor, gamma: Tensor, beta: Tensor, eps = BN_EPS): { y: Tensor; mean: Tensor; variance: Tensor } {
+  const [y, m, v] = applyAll(batchNormTrainOp, [x, gamma, beta], { eps });
+  return { y, mean: m, variance: v };
+}
+
+export function channelAffine(x: Tensor, scaleNC: Tensor, shiftNC: Tensor): Tensor {
+  return apply(channelAffineOp, [x, scaleNC, shiftNC], {});
+}
+
+/**
+ * The same training-mode batch norm written with primitive ops: the executable specification
+ * the fused kernels are tested against, and the version to step through in a debugger.
+ */
+export function batchNormTrainComposite(x: Tensor, gamma: Tensor, beta: Tensor, eps = BN_EPS): { y: Tensor; mean: Tensor; variance: Tensor } {
+  checkTrainable('batchNormTrainComposite', x.shape);
+  const C = x.shape[1];
+  const mu = mean(x, [0, 2, 3], true); //                        [1,C,1,1]
+  const centered = sub(x, mu);
+  const variance = mean(mul(centered, centered), [0, 2, 3], true); // biased, [1,C,1,1]
+  const xhat = mul(centered, rsqrt(variance, eps));
+  const g = gamma.reshape([gamma.shape[0], C, 1, 1]);
+  const b = beta.reshape([beta.shape[0], C, 1, 1]);
+  return { y: add(mul(xhat, g), b), mean: mu.reshape([C]), variance: variance.reshape([C]) };
+}
+
+const trainY = ([x, g, b]: Tensor[]) => batchNormTrain(x, g, b).y;
+
+export const witnesses: OpWitness[] = [
+  {
+    op: 'batch_norm_train',
+    cases: [
+      { label: 'x[3,5,4,3] gamma[1,5] (BatchNorm2d)', inputs: [{ shape: [3, 5, 4, 3] }, { shape: [1, 5] }, { shape: [1, 5] }], call: trainY },
+      { label: 'x[3,5,4,3] gamma[3,5] (per-sample, SepBN)', inputs: [{ shape: [3, 5, 4, 3] }, { shape: [3, 5] }, { shape: [3, 5] }], call: trainY },
+      { label: 'x[1,3,5,7] N=1', inputs: [{ shape: [1, 3, 5, 7] }, { shape: [1, 3] }, { shape: [1, 3] }], call: trainY },
+      {
+        label: 'x[2,3,9,9] offset mean 50 (stability)',
+        inputs: [{ shape: [2, 3, 9, 9], draw: (rng) => 50 + rng.normal() }, { shape: [1, 3] }, { shape: [1, 3] }],
+        call: trainY,
+        gpuTolerance: 2e-5,
+      },
+      {
+        label: 'composite spec x[2,3,4,5] gamma[2,3]',
+        inputs: [{ shape: [2, 3, 4, 5] }, { shape: [2, 3] }, { shape: [2, 3] }],
+        call: ([x, g, b]) => batchNormTrainComposite(x, g, b).y,
+      },
+    ],
+  },
+  {
+    op: 'channel_affine',
+    cases: [
+      { label: 'x[2,3,4,5] scale[2,3]', inputs: [{ shape: [2, 3, 4, 5] }, { shape: [2, 3] }, { shape: [2, 3], draw: positive }], call: ([x, s, b]) => channelAffine(x, s, b) },
+      { label: 'x[2,3,4,5] scale[1,3]', inputs: [{ shape: [2, 3, 4, 5] }, { shape: [1, 3] }, { shape: [1, 3] }], call: ([x, s, b]) => channelAffine(x, s, b) },
+    ],
+  },
+];

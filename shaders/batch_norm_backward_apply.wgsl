@@ -1,0 +1,44 @@
+// The elementwise pass of the BatchNorm / SepBN input gradient in training mode. With
+// xhat = (x - mean_c) * invstd_c and y = gamma[n,c] * xhat + beta[n,c]:
+//   dx = invstd_c * (gamma[n,c] * dy - A_c - xhat * B_c)
+//   A_c = (1/M) sum_n gamma[n,c] * sum_hw dy,   B_c = (1/M) sum_n gamma[n,c] * sum_hw dy * xhat,
+// M = N*H*W: the mean of dxhat and of dxhat * xhat over the channel (the terms through mean and
+// variance). A and B are computed on [N, C] tensors from the reduction's sums.
+// Buffers: x, dy (NCHW), mean, variance ([C]), gamma ([N or 1, C]), A, B ([C]), dx (NCHW).
+// Dispatch: ceil(N*C*HW / 256) workgroups folded into x and y.
+
+override WORKGROUP_SIZE: u32 = 256u;
+
+struct Params {
+  total: u32,
+  C: u32,
+  HW: u32,
+  gammaStrideN: u32,
+  eps: f32,
+  rowStride: u32,
+  pad0: u32,
+  pad1: u32,
+}
+
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> dy: array<f32>;
+@group(0) @binding(2) var<storage, read> mean: array<f32>;
+@group(0) @binding(3) var<storage, read> variance: array<f32>;
+@group(0) @binding(4) var<storage, read> gamma: array<f32>;
+@group(0) @binding(5) var<storage, read> coefA: array<f32>;
+@group(0) @binding(6) var<storage, read> coefB: array<f32>;
+@group(0) @binding(7) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(8) var<uniform> params: Params;
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let i = gid.y * params.rowStride + gid.x;
+  if (i >= params.total) { return; }
+  let nc = i / params.HW;
+  let c = nc % params.C;
+  let n = nc / params.C;
+  let invstd = inverseSqrt(variance[c] + params.eps);
+  let xhat = (x[i] - mean[c]) * invstd;
+  let g = gamma[n * params.gammaStrideN + c];
+  dx[i] = invstd * (g * dy[i] - coefA[c] - xhat * coefB[c]);
+}

@@ -1,0 +1,66 @@
+// The reduction pass of the BatchNorm / SepBN backward: for every (sample n, channel c),
+//   sumDy[n, c]     = sum_hw dy          (= dbeta[n, c])
+//   sumDyXhat[n, c] = sum_hw dy * xhat   (= dgamma[n, c])
+// with xhat recomputed from x and the saved statistics (statsMode 1: xhat = x, for the eval affine).
+// Everything else the backward needs is a small [N, C] computation on these sums.
+// Buffers: x (NCHW), dy (NCHW), mean, variance ([C], biased), sumDy, sumDyXhat ([N, C]).
+// Dispatch: one workgroup per (n, c): (N*C folded into x and y).
+
+override WORKGROUP_SIZE: u32 = 64u;
+
+struct Params {
+  NC: u32,
+  C: u32,
+  HW: u32,
+  rowStride: u32,
+  eps: f32,
+  statsMode: u32,
+  pad0: u32,
+  pad1: u32,
+}
+
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> dy: array<f32>;
+@group(0) @binding(2) var<storage, read> mean: array<f32>;
+@group(0) @binding(3) var<storage, read> variance: array<f32>;
+@group(0) @binding(4) var<storage, read_write> sumDy: array<f32>;
+@group(0) @binding(5) var<storage, read_write> sumDyXhat: array<f32>;
+@group(0) @binding(6) var<uniform> params: Params;
+
+var<workgroup> partialDy: array<f32, WORKGROUP_SIZE>;
+var<workgroup> partialDyXhat: array<f32, WORKGROUP_SIZE>;
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let nc = wg.y * params.rowStride + wg.x;
+  if (nc >= params.NC) { return; }
+  let c = nc % params.C;
+  var center = 0.0;
+  var invstd = 1.0;
+  if (params.statsMode == 0u) {
+    center = mean[c];
+    invstd = inverseSqrt(variance[c] + params.eps);
+  }
+  let base = nc * params.HW;
+  var dySum = 0.0;
+  var dyXhat = 0.0;
+  for (var i = lid; i < params.HW; i += WORKGROUP_SIZE) {
+    let g = dy[base + i];
+    dySum += g;
+    dyXhat += g * (x[base + i] - center) * invstd;
+  }
+  partialDy[lid] = dySum;
+  partialDyXhat[lid] = dyXhat;
+  workgroupBarrier();
+  for (var width = WORKGROUP_SIZE / 2u; width > 0u; width = width / 2u) {
+    if (lid < width) {
+      partialDy[lid] += partialDy[lid + width];
+      partialDyXhat[lid] += partialDyXhat[lid + width];
+    }
+    workgroupBarrier();
+  }
+  if (lid == 0u) {
+    sumDy[nc] = partialDy[0];
+    sumDyXhat[nc] = partialDyXhat[0];
+  }
+}
