@@ -82,21 +82,18 @@ export class WflwLoader {
     const ahead: Array<Promise<{ images: Float32Array; landmarks: Float32Array }>> = [];
     let next = 0;
     const topUp = () => {
-      while (next < requests.length && ahead.length < this.workerCount * this.prefetch) ahead.push(this.send(requests[next++]));
-    };
-    // A rejected request that is not awaited yet must not count as unhandled.
-    const quiet = (p: Promise<unknown>) => p.catch(() => undefined);
-    try {
-      for (const request of requests) {
-        topUp();
-        ahead.forEach(quiet);
-        const arrays = await ahead.shift()!;
-        topUp();
-        yield { ...arrays, indices: request.indices, paths: request.indices.map((i) => this.samples[i].imageFile) };
+      while (next < requests.length && ahead.length < this.workerCount * this.prefetch) {
+        const made = this.send(requests[next++]);
+        // Not awaited until its turn, and dropped if the consumer stops early: never an unhandled rejection.
+        made.catch(() => undefined);
+        ahead.push(made);
       }
-    } finally {
-      // Stopped early (break or error): the batches still being made are dropped when they arrive.
-      ahead.forEach(quiet);
+    };
+    for (const request of requests) {
+      topUp();
+      const arrays = await ahead.shift()!;
+      topUp();
+      yield { ...arrays, indices: request.indices, paths: request.indices.map((i) => this.samples[i].imageFile) };
     }
   }
 
