@@ -1,23 +1,22 @@
 // node cli/bench.js loader: images/s of augmented 128x128 training batches from the worker-thread loader.
 import { fileURLToPath } from 'node:url';
-import { numberOption, type OptionTable, type Parsed } from '../args.ts';
+import { join } from 'node:path';
+import { numberOption } from '../args.ts';
 import { WflwLoader } from '../../data/loader.ts';
 import { ensureSyntheticDataset } from '../../data/synthetic-dataset.ts';
-import { join } from 'node:path';
+import { formatTable, type Benchmark } from './benchmark.ts';
 
-const options = {
-  data: { type: 'string', value: 'FILE', help: 'WFLW256 annotation file (default: the cached synthetic train set, made on first use)' },
-  workers: { type: 'string', value: 'N', default: '2', help: 'loader worker threads (0: on the main thread)' },
-  batch: { type: 'string', value: 'N', default: '64', help: 'batch size' },
-  batches: { type: 'string', value: 'N', default: '20', help: 'batches timed, after one untimed warm-up batch' },
-  json: { type: 'boolean', help: 'print nothing; the dispatcher prints the result as JSON' },
-} satisfies OptionTable;
-
-export const benchmark = {
+export const benchmark: Benchmark = {
   name: 'loader',
   summary: 'images/s of augmented 128x128 training batches (decode, one affine, normalise) from the worker-thread loader',
-  options: options as OptionTable,
-  async run(values: Parsed['values']): Promise<object> {
+  options: {
+    data: { type: 'string', value: 'FILE', help: 'WFLW256 annotation file (default: the cached synthetic train set, made on first use)' },
+    workers: { type: 'string', value: 'N', default: '2', help: 'loader worker threads (0: on the main thread)' },
+    batch: { type: 'string', value: 'N', default: '64', help: 'batch size' },
+    batches: { type: 'string', value: 'N', default: '20', help: 'batches timed, after one untimed warm-up batch' },
+    json: { type: 'boolean', help: 'print JSON' },
+  },
+  async run(values) {
     const annotationFile =
       typeof values.data === 'string' ? values.data : join(ensureSyntheticDataset(fileURLToPath(new URL('../../.cache/', import.meta.url))), 'train.txt');
     const workers = numberOption(values, 'workers')!;
@@ -51,16 +50,8 @@ export const benchmark = {
       msPerBatch: Number(((1000 * seconds) / timedBatches).toFixed(2)),
     };
     if (!values.json) {
-      const rows: Array<[string, string]> = [
-        ['data', annotationFile],
-        ['workers', String(workers)],
-        ['batch', String(batchSize)],
-        ['batches timed', String(timedBatches)],
-        ['images/s', result.imagesPerSecond.toFixed(1)],
-        ['ms/batch', result.msPerBatch.toFixed(2)],
-      ];
-      const width = Math.max(...rows.map(([k]) => k.length)) + 2;
-      process.stdout.write(rows.map(([k, v]) => k.padEnd(width) + v).join('\n') + '\n');
+      process.stdout.write(`data: ${annotationFile}\n`);
+      process.stdout.write(formatTable(['workers', 'batch', 'batches', 'images/s', 'ms/batch'], [[workers, batchSize, timedBatches, result.imagesPerSecond, result.msPerBatch]]));
     }
     return result;
   },
