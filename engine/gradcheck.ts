@@ -28,6 +28,10 @@ export interface CheckRow {
   pass: boolean;
 }
 
+function inputName(c: WitnessCase, i: number): string {
+  return c.inputs[i].name ?? `x${i}`;
+}
+
 function drawInputs(c: WitnessCase, seed: number): Float64Array[] {
   const rng = new Random(seed);
   return c.inputs.map((spec) => {
@@ -99,7 +103,7 @@ export async function checkAgainstFiniteDifferences(op: string, c: WitnessCase, 
         maxError = Math.max(maxError, err);
         if (!(err <= atol + rtol * Math.abs(numeric))) pass = false;
       }
-      rows.push({ op, label: c.label, check: `cpu grad x${i} vs finite differences`, maxError, tolerance: atol, pass });
+      rows.push({ op, label: c.label, check: `cpu grad ${inputName(c, i)} vs finite differences`, maxError, tolerance: atol, pass });
     });
     return rows;
   });
@@ -128,7 +132,7 @@ export async function checkGpuAgainstCpu(op: string, c: WitnessCase, seed = 1): 
   };
   const rows = [row('webgpu output vs cpu', got.output, want.output)];
   want.grads.forEach((w, i) => {
-    if (w) rows.push(row(`webgpu grad x${i} vs cpu`, got.grads[i] ?? new Float64Array(0), w));
+    if (w) rows.push(row(`webgpu grad ${inputName(c, i)} vs cpu`, got.grads[i] ?? new Float64Array(0), w));
   });
   return rows;
 }

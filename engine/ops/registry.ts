@@ -7,5 +7,6 @@ import { witnesses as matmul } from './matmul.ts';
 import { witnesses as loss } from './loss.ts';
 import { witnesses as layout } from './layout.ts';
 import { witnesses as batchNorm } from './batch-norm.ts';
+import { witnesses as sepBatchNorm } from './sep-batch-norm.ts';
 
-export const registry: OpWitness[] = [...arith, ...reduce, ...softmax, ...matmul, ...loss, ...layout, ...batchNorm];
+export const registry: OpWitness[] = [...arith, ...reduce, ...softmax, ...matmul, ...loss, ...layout, ...batchNorm, ...sepBatchNorm];

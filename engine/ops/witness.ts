@@ -7,6 +7,8 @@ import type { Random } from '../random.ts';
 
 export interface WitnessInput {
   shape: Shape;
+  /** Shown in the table (e.g. 'gamma_1', 'fc1'); default x0, x1, ... */
+  name?: string;
   /** How values are drawn; default standard normal. */
   draw?: (rng: Random, index: number) => number;
   /** Whether to check the gradient for this input (default true). */
