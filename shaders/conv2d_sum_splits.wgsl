@@ -1,0 +1,28 @@
+// Adds the split-K partial sums of conv2d_backward_weight.wgsl into the weight gradient, in split
+// order, so the result is deterministic:
+//   dw[i] = sum over s of partials[s * count + i]
+// Buffers: partials [splits, count]; dw [count] (overwritten).
+// Dispatch: ceil(count / 64) workgroups of 64, spread over x and z (element index =
+// global_id.x + global_id.z * 64 * num_workgroups.x); invocations past the end return.
+
+struct SumSplitsParams {
+  count: u32,
+  splits: u32,
+}
+
+@group(0) @binding(0) var<storage, read> partials: array<f32>;
+@group(0) @binding(1) var<storage, read_write> dw: array<f32>;
+@group(0) @binding(2) var<uniform> params: SumSplitsParams;
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) globalId: vec3u, @builtin(num_workgroups) workgroupCount: vec3u) {
+  let index = globalId.x + globalId.z * 64u * workgroupCount.x;
+  if (index >= params.count) {
+    return;
+  }
+  var sum = 0.0;
+  for (var s = 0u; s < params.splits; s++) {
+    sum += partials[s * params.count + index];
+  }
+  dw[index] = sum;
+}

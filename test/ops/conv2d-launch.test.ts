@@ -1,0 +1,144 @@
+import t from 'tap';
+import {
+  type Conv2dProblem, THREAD_M, THREAD_N, WORKGROUP_STORAGE_BYTES, MAX_BINDING_BYTES, MAX_WORKGROUPS_PER_DIMENSION,
+  ELEMENTWISE_WORKGROUP, conv2dOutputSize, conv2dForwardLaunch, conv2dBackwardInputLaunch,
+  conv2dBackwardWeightLaunches, conv2dNaiveForwardLaunch, conv2dNaiveBackwardInputLaunch,
+  conv2dNaiveBackwardWeightLaunch, spreadWorkgroups,
+} from '../../engine/ops/conv2d-launch.ts';
+import { maxPool2dBackwardLaunch, maxPool2dForwardLaunch, maxPool2dOutputSize } from '../../engine/ops/max-pool2d-launch.ts';
+import type { KernelLaunch } from '../../engine/webgpu/launch.ts';
+
+const vanillaLayers: Array<[number, number, number]> = [[3, 64, 128], [64, 128, 64], [128, 256, 32], [256, 512, 16], [512, 1024, 8], [1024, 2048, 4]];
+const model = (Ci: number, Co: number, size: number, N = 8): Conv2dProblem =>
+  ({ N, Ci, H: size, W: size, Co, KH: 3, KW: 3, stride: 1, pad: 1, hasBias: true, activation: 'leaky_relu', slope: 0.01 });
+const odd: Conv2dProblem[] = [
+  { N: 3, Ci: 5, H: 9, W: 11, Co: 7, KH: 3, KW: 3, stride: 1, pad: 1, hasBias: true, activation: 'leaky_relu', slope: 0.01 },
+  { N: 3, Ci: 5, H: 9, W: 11, Co: 7, KH: 1, KW: 1, stride: 1, pad: 0, hasBias: false, activation: 'none', slope: 0 },
+  { N: 1, Ci: 5, H: 9, W: 11, Co: 7, KH: 5, KW: 5, stride: 2, pad: 2, hasBias: true, activation: 'none', slope: 0 },
+  { N: 2, Ci: 37, H: 13, W: 7, Co: 70, KH: 2, KW: 3, stride: 3, pad: 1, hasBias: true, activation: 'none', slope: 0 },
+];
+const problems = [...odd, ...vanillaLayers.map(([Ci, Co, size]) => model(Ci, Co, size)), model(3, 64, 128, 512)];
+
+function constant(launch: KernelLaunch, name: string): number {
+  const value = launch.constants?.[name];
+  if (value === undefined) throw new Error(`${launch.kernel} has no constant ${name}`);
+  return value;
+}
+
+/** The tiles the launch's workgroups reach, with the shaders' decoding of the N tile index. */
+function coverage(launch: KernelLaunch): { columns: number; rows: number } {
+  const [x, y, z] = launch.workgroups;
+  return { columns: x * z * constant(launch, 'TILE_N'), rows: y * constant(launch, 'TILE_M') };
+}
+
+function checkDispatchLimits(t: { ok(value: unknown, message: string): unknown }, launch: KernelLaunch): void {
+  t.ok(launch.workgroups.every((count) => Number.isInteger(count) && count >= 1 && count <= MAX_WORKGROUPS_PER_DIMENSION),
+    `${launch.kernel} workgroups ${launch.workgroups} within 1..65535`);
+  if (launch.constants?.TILE_M) {
+    const threads = (constant(launch, 'TILE_M') / THREAD_M) * (constant(launch, 'TILE_N') / THREAD_N);
+    t.ok(threads <= 256, `${launch.kernel} ${threads} invocations per workgroup`);
+    const bytes = constant(launch, 'TILE_K') * (constant(launch, 'TILE_M') + constant(launch, 'TILE_N')) * 4;
+    t.ok(bytes <= WORKGROUP_STORAGE_BYTES, `${launch.kernel} ${bytes} bytes of workgroup memory`);
+  }
+}
+
+t.test('output size follows floor((H + 2 pad - K) / stride) + 1', async (t) => {
+  t.same(conv2dOutputSize(odd[0]!), { Ho: 9, Wo: 11 });
+  t.same(conv2dOutputSize(odd[2]!), { Ho: 5, Wo: 6 });
+  t.same(conv2dOutputSize(odd[3]!), { Ho: 5, Wo: 3 });
+  t.throws(() => conv2dForwardLaunch({ ...odd[0]!, KH: 12, pad: 1 }), /does not fit/);
+  t.throws(() => conv2dForwardLaunch({ ...odd[0]!, stride: 0 }), /stride must be a positive integer/);
+});
+
+t.test('tiled forward and input-gradient workgroups cover every output', async (t) => {
+  for (const p of problems) {
+    const { Ho, Wo } = conv2dOutputSize(p);
+    const forward = conv2dForwardLaunch(p);
+    checkDispatchLimits(t, forward);
+    const reach = coverage(forward);
+    t.ok(reach.columns >= p.N * Ho * Wo && reach.rows >= p.Co, `forward ${forward.describe}`);
+    t.same([constant(forward, 'KERNEL_H'), constant(forward, 'KERNEL_W'), constant(forward, 'STRIDE')], [p.KH, p.KW, p.stride]);
+    const input = conv2dBackwardInputLaunch(p);
+    checkDispatchLimits(t, input);
+    const inputReach = coverage(input);
+    t.ok(inputReach.columns >= p.N * p.H * p.W && inputReach.rows >= p.Ci, `backward input ${input.describe}`);
+  }
+});
+
+t.test('weight gradient splits cover the reduction and size the scratch', async (t) => {
+  for (const p of problems) {
+    const { Ho, Wo } = conv2dOutputSize(p);
+    const plan = conv2dBackwardWeightLaunches(p);
+    const [partials, sum] = plan.launches;
+    checkDispatchLimits(t, partials!);
+    const count = p.Co * p.Ci * p.KH * p.KW;
+    const reduction = p.N * Ho * Wo;
+    const splitLength = new Uint32Array(partials!.uniforms)[11]!;
+    t.equal(splitLength % constant(partials!, 'TILE_K'), 0, 'split length is a multiple of TILE_K');
+    t.equal(plan.splits, partials!.workgroups[2]);
+    t.ok(splitLength * plan.splits >= reduction && splitLength * (plan.splits - 1) < reduction,
+      `${plan.splits} splits of ${splitLength} cover ${reduction}, none empty`);
+    t.ok(partials!.workgroups[0] * constant(partials!, 'TILE_N') >= p.Ci * p.KH * p.KW, 'columns covered');
+    t.ok(partials!.workgroups[1] * constant(partials!, 'TILE_M') >= p.Co, 'rows covered');
+    if (plan.splits === 1) {
+      t.equal(plan.launches.length, 1);
+      t.equal(plan.scratchFloats, 0);
+    } else {
+      t.equal(plan.launches.length, 2);
+      t.equal(plan.scratchFloats, plan.splits * count);
+      t.ok(plan.scratchFloats * 4 <= MAX_BINDING_BYTES, 'scratch fits one binding');
+      checkDispatchLimits(t, sum!);
+      t.ok(sum!.workgroups[0] * sum!.workgroups[2] * ELEMENTWISE_WORKGROUP >= count, 'sum covers dw');
+      t.same(Array.from(new Uint32Array(sum!.uniforms).slice(0, 2)), [count, plan.splits]);
+    }
+  }
+  t.ok(conv2dBackwardWeightLaunches(model(3, 64, 128)).splits > 1, 'the first layer splits its 131072-long reduction');
+  t.equal(conv2dBackwardWeightLaunches(model(1024, 2048, 4)).splits, 1, 'the last layer has tiles enough');
+});
+
+t.test('naive launches have one invocation per output', async (t) => {
+  for (const p of problems) {
+    const { Ho, Wo } = conv2dOutputSize(p);
+    const cases: Array<[KernelLaunch, number]> = [
+      [conv2dNaiveForwardLaunch(p), p.N * p.Co * Ho * Wo],
+      [conv2dNaiveBackwardInputLaunch(p), p.N * p.Ci * p.H * p.W],
+      [conv2dNaiveBackwardWeightLaunch(p), p.Co * p.Ci * p.KH * p.KW],
+    ];
+    for (const [launch, outputs] of cases) {
+      checkDispatchLimits(t, launch);
+      const [x, , z] = launch.workgroups;
+      t.ok(x * z * ELEMENTWISE_WORKGROUP >= outputs && (x * (z - 1)) * ELEMENTWISE_WORKGROUP < outputs, `${launch.kernel} ${launch.describe}`);
+    }
+  }
+});
+
+t.test('spreadWorkgroups keeps each dimension within 65535 and covers the count', async (t) => {
+  for (const count of [1, 65535, 65536, 131071, 1 << 22, 65535 * 65535]) {
+    const { x, z } = spreadWorkgroups(count);
+    t.ok(x <= MAX_WORKGROUPS_PER_DIMENSION && z <= MAX_WORKGROUPS_PER_DIMENSION && x * z >= count && x * (z - 1) < count, `${count}`);
+  }
+});
+
+t.test('tile configurations the shaders cannot run are refused', async (t) => {
+  t.throws(() => conv2dForwardLaunch(odd[0]!, { tileM: 128, tileN: 128, tileK: 16 }), /exceed 256|16 KiB/);
+  t.throws(() => conv2dForwardLaunch(odd[0]!, { tileM: 8, tileN: 64, tileK: 16 }), /not a multiple of tileN/);
+  t.throws(() => conv2dBackwardWeightLaunches(odd[0]!, { tileM: 8, tileN: 8, tileK: 16 }), /not a multiple of tileK/);
+});
+
+t.test('max pooling launches cover every output and every input', async (t) => {
+  for (const p of [
+    { N: 8, C: 64, H: 128, W: 128, KH: 2, KW: 2, stride: 2, pad: 0 },
+    { N: 2, C: 3, H: 9, W: 11, KH: 3, KW: 3, stride: 2, pad: 1 },
+    { N: 256, C: 64, H: 128, W: 128, KH: 2, KW: 2, stride: 2, pad: 0 },
+  ]) {
+    const { Ho, Wo } = maxPool2dOutputSize(p);
+    const forward = maxPool2dForwardLaunch(p);
+    const backward = maxPool2dBackwardLaunch(p);
+    checkDispatchLimits(t, forward);
+    checkDispatchLimits(t, backward);
+    t.ok(forward.workgroups[0] * forward.workgroups[2] * ELEMENTWISE_WORKGROUP >= p.N * p.C * Ho * Wo, forward.describe);
+    t.ok(backward.workgroups[0] * backward.workgroups[2] * ELEMENTWISE_WORKGROUP >= p.N * p.C * p.H * p.W, backward.describe);
+  }
+  t.same(maxPool2dOutputSize({ N: 1, C: 1, H: 9, W: 11, KH: 3, KW: 3, stride: 2, pad: 1 }), { Ho: 5, Wo: 6 });
+  t.throws(() => maxPool2dForwardLaunch({ N: 1, C: 1, H: 9, W: 9, KH: 3, KW: 3, stride: 2, pad: 2 }), /kernel \/ 2/);
+});
