@@ -2,7 +2,7 @@
 // once (asynchronously) by useBackend('webgpu'); after that every op is synchronous recording.
 import { CpuStorage } from './cpu/storage.ts';
 import { releaseDevice } from './device.ts';
-import type { BackendName, DType, Storage } from './tensor.ts';
+import type { BackendName, DType, Storage, Tensor } from './tensor.ts';
 import { WebGpuRuntime } from './webgpu/runtime.ts';
 import { GpuStorage } from './webgpu/storage.ts';
 
@@ -39,6 +39,24 @@ export function storageFrom(backend: BackendName, values: ArrayLike<number>, dty
   const host = dtype === 'i32' ? Int32Array.from(values) : values instanceof Float32Array ? values : Float32Array.from(values);
   storage.runtime.upload(storage.buffer, host);
   return storage;
+}
+
+/**
+ * The scalar value of a one-element tensor, read without stalling: on the GPU the copy is recorded
+ * now and the value arrives after the next submit, so a training loop can read a step's loss
+ * while the following step runs.
+ */
+export function readScalarLater(t: Tensor): Promise<number> {
+  t.assertAlive('readScalarLater');
+  if (t.storage instanceof GpuStorage) {
+    return t.storage.runtime.readAfterNextSubmit(t.storage.buffer, 4).then((bytes) => new Float32Array(bytes)[0]);
+  }
+  return Promise.resolve((t.storage as CpuStorage).data[0]);
+}
+
+/** Starts the recorded GPU work without waiting (the CPU backend has nothing pending). */
+export function submitWork(): Promise<void> {
+  return runtime?.submit() ?? Promise.resolve();
 }
 
 /** Submits recorded GPU work and waits for it (no-op on the CPU). */

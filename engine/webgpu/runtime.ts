@@ -10,8 +10,7 @@ import { UniformRing } from './uniform-ring.ts';
 export type Binding = GPUBuffer | { buffer: GPUBuffer; offset: number; size: number };
 
 interface PendingRead {
-  source: GPUBuffer;
-  offset: number;
+  staging: GPUBuffer;
   bytes: number;
   resolve: (data: ArrayBuffer) => void;
   reject: (err: unknown) => void;
@@ -27,8 +26,6 @@ export class WebGpuRuntime {
   private stagingToDestroy: GPUBuffer[] = [];
   private reads: PendingRead[] = [];
   private recorded: string[] = [];
-  private submittedReads: Array<{ staging: GPUBuffer; read: PendingRead }> = [];
-  private submittedChecks: Promise<void>[] = [];
   /** Dispatches recorded since the runtime opened; read by the profiler and tests. */
   dispatchCount = 0;
   /** Bound where a kernel's optional input is absent (a matmul without bias). */
@@ -78,7 +75,9 @@ export class WebGpuRuntime {
     const kernel = this.pipelines.get(launch);
     let offset = this.ring.push(launch.uniforms);
     if (offset < 0) {
-      this.submit();
+      // A full ring ends the submit early; its errors surface at the next flush.
+      const earlier = this.submit();
+      this.pipelines.pendingChecks.push(earlier);
       offset = this.ring.push(launch.uniforms);
     }
     const bindGroup = this.bindGroup(kernel.layout, kernel.layoutKey, bindings);
@@ -127,66 +126,70 @@ export class WebGpuRuntime {
     this.currentEncoder().copyBufferToBuffer(source, sourceOffset, target, targetOffset, bytes);
   }
 
-  /** Reads a buffer's bytes after everything recorded so far, without forcing a submit. */
-  readAfterNextFlush(source: GPUBuffer, bytes: number, offset = 0): Promise<ArrayBuffer> {
-    return new Promise((resolve, reject) => this.reads.push({ source, offset, bytes, resolve, reject }));
+  /**
+   * Reads a buffer's bytes as they are at this point of the recording (the copy is recorded now,
+   * so later dispatches may reuse the buffer); resolves after the next submit has run.
+   */
+  readAfterNextSubmit(source: GPUBuffer, bytes: number, offset = 0): Promise<ArrayBuffer> {
+    const size = Math.max(4, Math.ceil(bytes / 4) * 4);
+    const staging = this.device.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: 'readback' });
+    this.endPass();
+    this.currentEncoder().copyBufferToBuffer(source, offset, staging, 0, size);
+    return new Promise((resolve, reject) => this.reads.push({ staging, bytes, resolve, reject }));
   }
 
   /** Reads a buffer's bytes now: submits what is recorded and waits for the copy. */
   async read(source: GPUBuffer, bytes: number, offset = 0): Promise<ArrayBuffer> {
-    const result = this.readAfterNextFlush(source, bytes, offset);
-    await this.flush();
+    const result = this.readAfterNextSubmit(source, bytes, offset);
+    await this.submit();
     return result;
   }
 
-  /** Submits the recorded work; returns once compile and validation errors (if any) are known. */
-  async flush(): Promise<void> {
-    this.submit();
-    const checks = [...this.pipelines.pendingChecks.splice(0), ...this.submittedChecks.splice(0)];
-    const maps = this.submittedReads.splice(0);
-    // A compile error also invalidates the step; report the compile error, which names the cause.
-    const settled = await Promise.allSettled(checks);
-    const failure = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected')?.reason;
-    await Promise.all(
-      maps.map(async ({ staging, read }) => {
-        try {
-          if (failure) throw failure;
-          await staging.mapAsync(GPUMapMode.READ);
-          read.resolve(staging.getMappedRange().slice(0));
-        } catch (err) {
-          read.reject(err);
-        } finally {
-          staging.destroy();
-        }
-      }),
-    );
-    if (failure) throw failure;
-  }
-
-  /** Ends the pass, records pending readback copies and submits; flush awaits the results. */
-  private submit(): void {
-    if (this.reads.length > 0) this.currentEncoder();
-    if (!this.encoder) return;
+  /**
+   * Submits the recorded work without waiting for it. The promise settles once the GPU has run it,
+   * its readbacks are mapped, and compile or validation errors (if any) are known: a training loop
+   * submits step k, then awaits step k-1's loss while step k runs.
+   */
+  submit(): Promise<void> {
+    if (!this.encoder) return Promise.all(this.pipelines.pendingChecks.splice(0)).then(() => undefined);
     this.endPass();
-    for (const read of this.reads) {
-      const size = Math.ceil(read.bytes / 4) * 4;
-      const staging = this.device.createBuffer({ size: Math.max(size, 4), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-      this.encoder.copyBufferToBuffer(read.source, read.offset, staging, 0, size);
-      this.submittedReads.push({ staging, read });
-    }
-    this.reads = [];
     this.ring.upload();
     this.device.queue.submit([this.encoder.finish()]);
     this.encoder = undefined;
-    const recorded = this.recorded;
-    this.recorded = [];
-    this.submittedChecks.push(
-      this.device.popErrorScope().then((error) => {
-        if (error) throw new KernelError('step', `${recorded.length} dispatches, last: ${recorded.at(-1) ?? 'none'}`, error.message);
-      }),
-    );
     for (const b of this.stagingToDestroy) b.destroy();
     this.stagingToDestroy = [];
+    const recorded = this.recorded;
+    this.recorded = [];
+    const reads = this.reads;
+    this.reads = [];
+    const validation = this.device.popErrorScope().then((error) => {
+      if (error) throw new KernelError('step', `${recorded.length} dispatches, last: ${recorded.at(-1) ?? 'none'}`, error.message);
+    });
+    const checks = [...this.pipelines.pendingChecks.splice(0), validation];
+    return (async () => {
+      // A compile error also invalidates the step; report the compile error, which names the cause.
+      const settled = await Promise.allSettled(checks);
+      const failure = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected')?.reason;
+      await Promise.all(
+        reads.map(async (read) => {
+          try {
+            if (failure) throw failure;
+            await read.staging.mapAsync(GPUMapMode.READ);
+            read.resolve(read.staging.getMappedRange().slice(0, read.bytes));
+          } catch (err) {
+            read.reject(err);
+          } finally {
+            read.staging.destroy();
+          }
+        }),
+      );
+      if (failure) throw failure;
+    })();
+  }
+
+  /** Submits and waits for the submitted work's readbacks and error checks. */
+  flush(): Promise<void> {
+    return this.submit();
   }
 
   /** Submits and waits until the GPU has finished everything. */
