@@ -53,9 +53,11 @@ override WORKGROUP_ROWS: u32 = 16;
 // the accumulators stay in registers).
 override ROWS_PER_INVOCATION: u32 = 8;
 override COLS_PER_INVOCATION: u32 = 8;
-// TILE_K * TILE_M and TILE_K * TILE_N must be multiples of 4 * WORKGROUP_COLS * WORKGROUP_ROWS, so
-// every invocation stages the same number of vec4s.
+// The tiles take 4 * TILE_K * (TILE_M + TILE_N) bytes of workgroup memory.
 override TILE_K: u32 = 16;
+// When TILE_M covers all of M, no two invocations share a value of op(B): staging it through workgroup
+// memory then only adds a store and a load per element, so the skinny tilings read it directly.
+override STAGE_B: bool = true;
 const MAX_ROWS_PER_INVOCATION = 8u;
 const MAX_COLS_PER_INVOCATION = 16u;
 
@@ -63,7 +65,10 @@ override TILE_M: u32 = WORKGROUP_ROWS * ROWS_PER_INVOCATION;
 override TILE_N: u32 = WORKGROUP_COLS * COLS_PER_INVOCATION;
 override WORKGROUP_SIZE: u32 = WORKGROUP_COLS * WORKGROUP_ROWS;
 override A_TILE_VEC4S: u32 = TILE_K * TILE_M / 4u;
-override B_TILE_VEC4S: u32 = TILE_K * TILE_N / 4u;
+override B_TILE_VEC4S: u32 = select(1u, TILE_K * TILE_N / 4u, STAGE_B);
+// Rounds of staging in which each invocation writes one vec4 of a tile (the last may be partial).
+override A_STAGING_ROUNDS: u32 = (A_TILE_VEC4S + WORKGROUP_SIZE - 1u) / WORKGROUP_SIZE;
+override B_STAGING_ROUNDS: u32 = (B_TILE_VEC4S + WORKGROUP_SIZE - 1u) / WORKGROUP_SIZE;
 
 // aTile[k * TILE_M / 4 + m / 4][m % 4] = op(A)[tileRow + m][k0 + k]
 var<workgroup> aTile: array<vec4<f32>, A_TILE_VEC4S>;
@@ -113,8 +118,11 @@ fn main(
   for (var k0 = 0u; k0 < params.K; k0 += TILE_K) {
     // Staging order: consecutive invocations take consecutive addresses of the stored layout, so the
     // global reads coalesce whichever way A and B are stored. A staging unit is 4 rows (or columns) at one k.
-    for (var r = 0u; r < A_TILE_VEC4S / WORKGROUP_SIZE; r++) {
+    for (var r = 0u; r < A_STAGING_ROUNDS; r++) {
       let unit = r * WORKGROUP_SIZE + localIndex;
+      if (unit >= A_TILE_VEC4S) {
+        break;
+      }
       var k: u32;
       var m4: u32;
       if (params.transA == 1u) {
@@ -128,8 +136,11 @@ fn main(
       aTile[k * aVec4sPerK + m4] = vec4(
         loadA(aBase, m, k0 + k), loadA(aBase, m + 1u, k0 + k), loadA(aBase, m + 2u, k0 + k), loadA(aBase, m + 3u, k0 + k));
     }
-    for (var r = 0u; r < B_TILE_VEC4S / WORKGROUP_SIZE; r++) {
+    for (var r = 0u; r < B_STAGING_ROUNDS && STAGE_B; r++) {
       let unit = r * WORKGROUP_SIZE + localIndex;
+      if (unit >= B_TILE_VEC4S) {
+        break;
+      }
       var k: u32;
       var n4: u32;
       if (params.transB == 1u) {
@@ -147,7 +158,12 @@ fn main(
     for (var k = 0u; k < TILE_K; k++) {
       var bValues: array<vec4<f32>, MAX_COLS_PER_INVOCATION / 4u>;
       for (var q = 0u; q < colGroups; q++) {
-        bValues[q] = bTile[k * bVec4sPerK + q * WORKGROUP_COLS + local.x];
+        if (STAGE_B) {
+          bValues[q] = bTile[k * bVec4sPerK + q * WORKGROUP_COLS + local.x];
+        } else {
+          let n = tileCol + 4u * (q * WORKGROUP_COLS + local.x);
+          bValues[q] = vec4(loadB(bBase, k0 + k, n), loadB(bBase, k0 + k, n + 1u), loadB(bBase, k0 + k, n + 2u), loadB(bBase, k0 + k, n + 3u));
+        }
       }
       for (var p = 0u; p < rowGroups; p++) {
         let aValues = aTile[k * aVec4sPerK + p * WORKGROUP_ROWS + local.y];
