@@ -6,19 +6,20 @@
 //   A[m][k] = weight[co, ci, kh, kw]   (the weight read transposed: OIHW viewed as [Co][Ci][taps])
 //   B[k][n] = dy[b, co, oh, ow] with oh = (ih + pad - kh) / STRIDE (likewise ow), zero when the
 //             tap misses the stride grid (remainder not 0) or falls outside [0, Ho) x [0, Wo).
-// That is y's forward sum turned around: the input pixel ih is read by output row oh through tap
-// kh exactly when oh * STRIDE - pad + kh = ih.
+// That is the forward sum turned around: input pixel ih is read by output row oh through tap kh
+// exactly when oh * STRIDE - pad + kh = ih.
 //
-// Tiling is that of conv2d_forward.wgsl: a TILE_M x TILE_N tile of dX per workgroup, TILE_K
-// k-slices of A and B staged in workgroup memory (tileA[k][m], tileB[k][n]), a THREAD_M x THREAD_N
-// register block per invocation with rows m = ty + i * (TILE_M / THREAD_M) and columns
-// n = tx + j * (TILE_N / THREAD_N). Kernel size and stride are pipeline constants.
+// Tiling is that of conv2d_forward.wgsl: a workgroup of (TILE_N / THREAD_N) x (TILE_M / THREAD_M)
+// invocations owns a TILE_M x TILE_N tile of dX, stages TILE_K k-slices of A and B in workgroup
+// memory as vec4s (tileA[k][m / 4], tileB[k][n / 4]), and each invocation accumulates a
+// THREAD_M x THREAD_N register block with rows m = 4 * (p * (TILE_M / THREAD_M) + ty) + i and
+// columns n = 4 * (q * (TILE_N / THREAD_N) + tx) + j. Kernel size and stride are pipeline constants.
 //
 // Buffers: dy [N, Co, Ho, Wo]; weight [Co, Ci, KH, KW]; dx [N, Ci, H, W] (overwritten).
 // Dispatch: (tiles of N over x and z, ceil(Ci / TILE_M), z), the N tile index being
 // workgroup_id.x + workgroup_id.z * num_workgroups.x; workgroups past the last tile return.
-// Requires: (TILE_M / THREAD_M) * (TILE_N / THREAD_N) invocations, a multiple of TILE_N and of
-// TILE_K; TILE_K * TILE_M and TILE_K * TILE_N multiples of that count.
+// Requires: THREAD_M, THREAD_N in {4, 8}; the invocation count a multiple of TILE_N / 4 (each
+// invocation stages one fixed group of 4 columns of B).
 
 struct Conv2dParams {
   batch: u32,
@@ -40,21 +41,25 @@ struct Conv2dParams {
 @group(0) @binding(2) var<storage, read_write> dx: array<f32>;
 @group(0) @binding(3) var<uniform> params: Conv2dParams;
 
-const THREAD_M = 4u;
-const THREAD_N = 4u;
+override THREAD_M: u32 = 8u;
+override THREAD_N: u32 = 8u;
 override TILE_M: u32 = 64u;
 override TILE_N: u32 = 64u;
 override TILE_K: u32 = 16u;
 override KERNEL_H: u32 = 3u;
 override KERNEL_W: u32 = 3u;
 override STRIDE: u32 = 1u;
+// The accumulators need a constant size; loops over the overrides have constant trip counts once
+// the pipeline is built, so they unroll and the accumulators stay in registers.
+const MAX_THREAD_M = 8u;
+const MAX_THREAD_N = 8u;
 
 override THREADS_M = TILE_M / THREAD_M;
 override THREADS_N = TILE_N / THREAD_N;
 override THREADS = THREADS_M * THREADS_N;
 
-var<workgroup> tileA: array<f32, TILE_K * TILE_M>;
-var<workgroup> tileB: array<f32, TILE_K * TILE_N>;
+var<workgroup> tileA: array<vec4<f32>, TILE_K * TILE_M / 4u>;
+var<workgroup> tileB: array<vec4<f32>, TILE_K * TILE_N / 4u>;
 
 @compute @workgroup_size(THREADS_N, THREADS_M)
 fn main(@builtin(local_invocation_id) localId: vec3u,
@@ -72,78 +77,94 @@ fn main(@builtin(local_invocation_id) localId: vec3u,
   }
   let m0 = workgroupId.y * TILE_M;
 
-  // Each invocation gathers the same column of B at every k step, so its pixel is decoded once.
-  let loadColumn = threadIndex % TILE_N;
-  let loadN = n0 + loadColumn;
-  let columnValid = loadN < totalN;
-  let loadBatch = loadN / inPlane;
-  let loadPixel = loadN % inPlane;
-  let paddedRow = i32(loadPixel / params.inWidth + params.pad);
-  let paddedCol = i32(loadPixel % params.inWidth + params.pad);
-  let dyBatchBase = loadBatch * params.outChannels * outPlane;
+  // Each invocation stages the same 4 columns of B at every k step, so their pixels are decoded
+  // once, as padded coordinates ih + pad, iw + pad.
+  let loadGroup = threadIndex % (TILE_N / 4u);
+  var paddedRow: array<i32, 4>;
+  var paddedCol: array<i32, 4>;
+  var dyBase: array<u32, 4>;
+  for (var j = 0u; j < 4u; j++) {
+    let n = n0 + 4u * loadGroup + j;
+    let pixel = n % inPlane;
+    // A column past N gets a row far below zero, so it stages zeros.
+    paddedRow[j] = select(-0x40000000, i32(pixel / params.inWidth + params.pad), n < totalN);
+    paddedCol[j] = i32(pixel % params.inWidth + params.pad);
+    dyBase[j] = (n / inPlane) * params.outChannels * outPlane;
+  }
 
-  var acc: array<array<f32, THREAD_N>, THREAD_M>;
+  var acc: array<array<vec4<f32>, MAX_THREAD_N / 4u>, MAX_THREAD_M>;
 
   for (var k0 = 0u; k0 < totalK; k0 += TILE_K) {
-    // A: consecutive invocations read consecutive k, i.e. consecutive taps of one filter.
-    for (var e = threadIndex; e < TILE_K * TILE_M; e += THREADS) {
-      let kk = e % TILE_K;
-      let mm = e / TILE_K;
-      let m = m0 + mm;
+    // A: 4 input channels at one (co, tap) per unit; consecutive invocations take consecutive k.
+    for (var unit = threadIndex; unit < TILE_K * TILE_M / 4u; unit += THREADS) {
+      let kk = unit % TILE_K;
+      let m4 = unit / TILE_K;
       let k = k0 + kk;
-      var value = 0.0;
-      if (m < params.inChannels && k < totalK) {
-        value = weight[((k / taps) * params.inChannels + m) * taps + k % taps];
+      let filterBase = (k / taps) * params.inChannels * taps + k % taps;
+      var value = vec4<f32>();
+      for (var i = 0u; i < 4u; i++) {
+        let m = m0 + 4u * m4 + i;
+        if (m < params.inChannels && k < totalK) {
+          value[i] = weight[filterBase + m * taps];
+        }
       }
-      tileA[kk * TILE_M + mm] = value;
+      tileA[kk * (TILE_M / 4u) + m4] = value;
     }
-    // B: consecutive invocations gather consecutive input pixels.
-    for (var kk = threadIndex / TILE_N; kk < TILE_K; kk += THREADS / TILE_N) {
+    // B: 4 consecutive input pixels at one k per unit, gathered from dy.
+    for (var kk = threadIndex / (TILE_N / 4u); kk < TILE_K; kk += THREADS / (TILE_N / 4u)) {
       let k = k0 + kk;
       let co = k / taps;
       let tap = k % taps;
-      let rowOnGrid = paddedRow - i32(tap / KERNEL_W);
-      let colOnGrid = paddedCol - i32(tap % KERNEL_W);
-      let outRow = u32(rowOnGrid) / STRIDE;
-      let outCol = u32(colOnGrid) / STRIDE;
-      var value = 0.0;
-      if (columnValid && k < totalK && rowOnGrid >= 0 && colOnGrid >= 0 &&
-          u32(rowOnGrid) % STRIDE == 0u && u32(colOnGrid) % STRIDE == 0u &&
-          outRow < params.outHeight && outCol < params.outWidth) {
-        value = dy[dyBatchBase + co * outPlane + outRow * params.outWidth + outCol];
+      let tapRow = i32(tap / KERNEL_W);
+      let tapCol = i32(tap % KERNEL_W);
+      var value = vec4<f32>();
+      for (var j = 0u; j < 4u; j++) {
+        let rowOnGrid = paddedRow[j] - tapRow;
+        let colOnGrid = paddedCol[j] - tapCol;
+        let outRow = u32(rowOnGrid) / STRIDE;
+        let outCol = u32(colOnGrid) / STRIDE;
+        if (k < totalK && rowOnGrid >= 0 && colOnGrid >= 0 && u32(rowOnGrid) % STRIDE == 0u &&
+            u32(colOnGrid) % STRIDE == 0u && outRow < params.outHeight && outCol < params.outWidth) {
+          value[j] = dy[dyBase[j] + co * outPlane + outRow * params.outWidth + outCol];
+        }
       }
-      tileB[kk * TILE_N + loadColumn] = value;
+      tileB[kk * (TILE_N / 4u) + loadGroup] = value;
     }
     workgroupBarrier();
     for (var kk = 0u; kk < TILE_K; kk++) {
-      var a: array<f32, THREAD_M>;
-      var b: array<f32, THREAD_N>;
-      for (var i = 0u; i < THREAD_M; i++) {
-        a[i] = tileA[kk * TILE_M + localId.y + i * THREADS_M];
+      var a: array<vec4<f32>, MAX_THREAD_M / 4u>;
+      var b: array<vec4<f32>, MAX_THREAD_N / 4u>;
+      for (var p = 0u; p < THREAD_M / 4u; p++) {
+        a[p] = tileA[kk * (TILE_M / 4u) + p * THREADS_M + localId.y];
       }
-      for (var j = 0u; j < THREAD_N; j++) {
-        b[j] = tileB[kk * TILE_N + localId.x + j * THREADS_N];
+      for (var q = 0u; q < THREAD_N / 4u; q++) {
+        b[q] = tileB[kk * (TILE_N / 4u) + q * THREADS_N + localId.x];
       }
-      for (var i = 0u; i < THREAD_M; i++) {
-        for (var j = 0u; j < THREAD_N; j++) {
-          acc[i][j] = fma(a[i], b[j], acc[i][j]);
+      for (var p = 0u; p < THREAD_M / 4u; p++) {
+        for (var i = 0u; i < 4u; i++) {
+          for (var q = 0u; q < THREAD_N / 4u; q++) {
+            acc[4u * p + i][q] = fma(vec4<f32>(a[p][i]), b[q], acc[4u * p + i][q]);
+          }
         }
       }
     }
     workgroupBarrier();
   }
 
-  for (var i = 0u; i < THREAD_M; i++) {
-    let m = m0 + localId.y + i * THREADS_M;
-    if (m >= params.inChannels) {
-      continue;
-    }
-    for (var j = 0u; j < THREAD_N; j++) {
-      let n = n0 + localId.x + j * THREADS_N;
-      if (n >= totalN) {
+  for (var p = 0u; p < THREAD_M / 4u; p++) {
+    for (var i = 0u; i < 4u; i++) {
+      let m = m0 + 4u * (p * THREADS_M + localId.y) + i;
+      if (m >= params.inChannels) {
         continue;
       }
-      dx[((n / inPlane) * params.inChannels + m) * inPlane + n % inPlane] = acc[i][j];
+      for (var q = 0u; q < THREAD_N / 4u; q++) {
+        for (var j = 0u; j < 4u; j++) {
+          let n = n0 + 4u * (q * THREADS_N + localId.x) + j;
+          if (n < totalN) {
+            dx[((n / inPlane) * params.inChannels + m) * inPlane + n % inPlane] = acc[4u * p + i][q][j];
+          }
+        }
+      }
     }
   }
 }

@@ -9,16 +9,17 @@
 // partial tile to out[s][m][n]; conv2d_sum_splits.wgsl then adds the splits into dw. With a
 // single split, out is dw itself.
 //
-// Tiling is that of conv2d_forward.wgsl: a TILE_M x TILE_N tile of dW per workgroup, TILE_K
-// k-slices of A and B staged in workgroup memory (tileA[k][m], tileB[k][n]), a THREAD_M x THREAD_N
-// register block per invocation with rows m = ty + i * (TILE_M / THREAD_M) and columns
-// n = tx + j * (TILE_N / THREAD_N). Here consecutive invocations load consecutive k (output
-// pixels), the contiguous direction of both dy and x, so each decodes one pixel per k step.
+// Tiling is that of conv2d_forward.wgsl: a workgroup of (TILE_N / THREAD_N) x (TILE_M / THREAD_M)
+// invocations owns a TILE_M x TILE_N tile of dW, stages TILE_K k-slices of A and B in workgroup
+// memory as vec4s (tileA[k][m / 4], tileB[k][n / 4]), and each invocation accumulates a
+// THREAD_M x THREAD_N register block with rows m = 4 * (p * (TILE_M / THREAD_M) + ty) + i and
+// columns n = 4 * (q * (TILE_N / THREAD_N) + tx) + j. Here consecutive invocations stage
+// consecutive k (output pixels, the contiguous direction of both dy and x), so each invocation
+// decodes one pixel per k step.
 //
 // Buffers: x [N, Ci, H, W]; dy [N, Co, Ho, Wo]; out [splits, Co, Ci*KH*KW] (overwritten).
 // Dispatch: (ceil(N / TILE_N), ceil(Co / TILE_M), splits); splitLength is a multiple of TILE_K.
-// Requires: (TILE_M / THREAD_M) * (TILE_N / THREAD_N) invocations, a multiple of TILE_K;
-// TILE_K * TILE_M and TILE_K * TILE_N multiples of that count.
+// Requires: THREAD_M, THREAD_N in {4, 8}; the invocation count a multiple of TILE_K.
 
 struct Conv2dParams {
   batch: u32,
@@ -40,21 +41,25 @@ struct Conv2dParams {
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 @group(0) @binding(3) var<uniform> params: Conv2dParams;
 
-const THREAD_M = 4u;
-const THREAD_N = 4u;
+override THREAD_M: u32 = 8u;
+override THREAD_N: u32 = 8u;
 override TILE_M: u32 = 64u;
 override TILE_N: u32 = 64u;
 override TILE_K: u32 = 16u;
 override KERNEL_H: u32 = 3u;
 override KERNEL_W: u32 = 3u;
 override STRIDE: u32 = 1u;
+// The accumulators need a constant size; loops over the overrides have constant trip counts once
+// the pipeline is built, so they unroll and the accumulators stay in registers.
+const MAX_THREAD_M = 8u;
+const MAX_THREAD_N = 8u;
 
 override THREADS_M = TILE_M / THREAD_M;
 override THREADS_N = TILE_N / THREAD_N;
 override THREADS = THREADS_M * THREADS_N;
 
-var<workgroup> tileA: array<f32, TILE_K * TILE_M>;
-var<workgroup> tileB: array<f32, TILE_K * TILE_N>;
+var<workgroup> tileA: array<vec4<f32>, TILE_K * TILE_M / 4u>;
+var<workgroup> tileB: array<vec4<f32>, TILE_K * TILE_N / 4u>;
 
 @compute @workgroup_size(THREADS_N, THREADS_M)
 fn main(@builtin(local_invocation_id) localId: vec3u,
@@ -72,53 +77,56 @@ fn main(@builtin(local_invocation_id) localId: vec3u,
   let kEnd = min(kBegin + params.splitLength, totalK);
 
   let loadK = threadIndex % TILE_K;
-  var acc: array<array<f32, THREAD_N>, THREAD_M>;
+  var acc: array<array<vec4<f32>, MAX_THREAD_N / 4u>, MAX_THREAD_M>;
 
   for (var k0 = kBegin; k0 < kEnd; k0 += TILE_K) {
     let k = k0 + loadK;
     let kValid = k < kEnd;
     let b = k / outPlane;
     let pixel = k % outPlane;
-    let outRow = pixel / params.outWidth;
-    let outCol = pixel % params.outWidth;
-    let inRow0 = i32(outRow * STRIDE) - i32(params.pad);
-    let inCol0 = i32(outCol * STRIDE) - i32(params.pad);
-    // A: dy rows of the tile's output channels at this invocation's pixel.
-    for (var mm = threadIndex / TILE_K; mm < TILE_M; mm += THREADS / TILE_K) {
-      let m = m0 + mm;
-      var value = 0.0;
-      if (kValid && m < totalM) {
-        value = dy[(b * totalM + m) * outPlane + pixel];
+    let windowRow = i32((pixel / params.outWidth) * STRIDE) - i32(params.pad);
+    let windowCol = i32((pixel % params.outWidth) * STRIDE) - i32(params.pad);
+    // A: 4 output channels of dy at this invocation's pixel per unit.
+    for (var m4 = threadIndex / TILE_K; m4 < TILE_M / 4u; m4 += THREADS / TILE_K) {
+      var value = vec4<f32>();
+      for (var i = 0u; i < 4u; i++) {
+        let m = m0 + 4u * m4 + i;
+        if (kValid && m < totalM) {
+          value[i] = dy[(b * totalM + m) * outPlane + pixel];
+        }
       }
-      tileA[loadK * TILE_M + mm] = value;
+      tileA[loadK * (TILE_M / 4u) + m4] = value;
     }
-    // B: the x values that this pixel's patch offers to the tile's (ci, kh, kw) columns.
-    for (var nn = threadIndex / TILE_K; nn < TILE_N; nn += THREADS / TILE_K) {
-      let n = n0 + nn;
-      let ci = n / taps;
-      let tap = n % taps;
-      let inRow = inRow0 + i32(tap / KERNEL_W);
-      let inCol = inCol0 + i32(tap % KERNEL_W);
-      var value = 0.0;
-      if (kValid && n < totalN && inRow >= 0 && inRow < i32(params.inHeight) && inCol >= 0 &&
-          inCol < i32(params.inWidth)) {
-        value = x[(b * params.inChannels + ci) * inPlane + u32(inRow) * params.inWidth + u32(inCol)];
+    // B: the x values this pixel's patch offers to 4 consecutive (ci, kh, kw) columns per unit.
+    for (var n4 = threadIndex / TILE_K; n4 < TILE_N / 4u; n4 += THREADS / TILE_K) {
+      var value = vec4<f32>();
+      for (var j = 0u; j < 4u; j++) {
+        let n = n0 + 4u * n4 + j;
+        let tap = n % taps;
+        let inRow = windowRow + i32(tap / KERNEL_W);
+        let inCol = windowCol + i32(tap % KERNEL_W);
+        if (kValid && n < totalN && inRow >= 0 && inRow < i32(params.inHeight) && inCol >= 0 &&
+            inCol < i32(params.inWidth)) {
+          value[j] = x[(b * params.inChannels + n / taps) * inPlane + u32(inRow) * params.inWidth + u32(inCol)];
+        }
       }
-      tileB[loadK * TILE_N + nn] = value;
+      tileB[loadK * (TILE_N / 4u) + n4] = value;
     }
     workgroupBarrier();
     for (var kk = 0u; kk < TILE_K; kk++) {
-      var a: array<f32, THREAD_M>;
-      var bv: array<f32, THREAD_N>;
-      for (var i = 0u; i < THREAD_M; i++) {
-        a[i] = tileA[kk * TILE_M + localId.y + i * THREADS_M];
+      var a: array<vec4<f32>, MAX_THREAD_M / 4u>;
+      var b: array<vec4<f32>, MAX_THREAD_N / 4u>;
+      for (var p = 0u; p < THREAD_M / 4u; p++) {
+        a[p] = tileA[kk * (TILE_M / 4u) + p * THREADS_M + localId.y];
       }
-      for (var j = 0u; j < THREAD_N; j++) {
-        bv[j] = tileB[kk * TILE_N + localId.x + j * THREADS_N];
+      for (var q = 0u; q < THREAD_N / 4u; q++) {
+        b[q] = tileB[kk * (TILE_N / 4u) + q * THREADS_N + localId.x];
       }
-      for (var i = 0u; i < THREAD_M; i++) {
-        for (var j = 0u; j < THREAD_N; j++) {
-          acc[i][j] = fma(a[i], bv[j], acc[i][j]);
+      for (var p = 0u; p < THREAD_M / 4u; p++) {
+        for (var i = 0u; i < 4u; i++) {
+          for (var q = 0u; q < THREAD_N / 4u; q++) {
+            acc[4u * p + i][q] = fma(vec4<f32>(a[p][i]), b[q], acc[4u * p + i][q]);
+          }
         }
       }
     }
@@ -126,12 +134,16 @@ fn main(@builtin(local_invocation_id) localId: vec3u,
   }
 
   let splitBase = workgroupId.z * totalM * totalN;
-  for (var i = 0u; i < THREAD_M; i++) {
-    let m = m0 + localId.y + i * THREADS_M;
-    for (var j = 0u; j < THREAD_N; j++) {
-      let n = n0 + localId.x + j * THREADS_N;
-      if (m < totalM && n < totalN) {
-        out[splitBase + m * totalN + n] = acc[i][j];
+  for (var p = 0u; p < THREAD_M / 4u; p++) {
+    for (var i = 0u; i < 4u; i++) {
+      let m = m0 + 4u * (p * THREADS_M + localId.y) + i;
+      for (var q = 0u; q < THREAD_N / 4u; q++) {
+        for (var j = 0u; j < 4u; j++) {
+          let n = n0 + 4u * (q * THREADS_N + localId.x) + j;
+          if (m < totalM && n < totalN) {
+            out[splitBase + m * totalN + n] = acc[4u * p + i][q][j];
+          }
+        }
       }
     }
   }

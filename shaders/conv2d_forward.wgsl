@@ -5,23 +5,25 @@
 //   k = (ci, kh, kw) flattened   (K = Ci * KERNEL_H * KERNEL_W)
 //   A[m][k] = weight[co, ci, kh, kw]   (OIHW is already row-major [Co, K])
 //   B[k][n] = x[b, ci, oh*stride - pad + kh, ow*stride - pad + kw], zero outside the image,
-//             gathered from x while the tile is loaded.
+//             gathered from x while the tile is staged.
 //
-// Tiling: a workgroup owns a TILE_M x TILE_N tile of Y and walks K in steps of TILE_K, staging
-// A and B k-slices in workgroup memory (tileA[k][m], tileB[k][n]). Each invocation keeps a
-// THREAD_M x THREAD_N block of accumulators in registers; its rows are m = ty + i * (TILE_M /
-// THREAD_M) and its columns n = tx + j * (TILE_N / THREAD_N), strided so that neighbouring
-// invocations read neighbouring workgroup-memory words and write neighbouring pixels of y.
-// The kernel size and stride are pipeline constants so that the index arithmetic of the gather
-// divides by constants.
+// Tiling: a workgroup of (TILE_N / THREAD_N) x (TILE_M / THREAD_M) invocations owns a TILE_M x TILE_N
+// tile of Y and walks K in steps of TILE_K, staging A and B k-slices in workgroup memory as vec4s
+// of 4 consecutive rows (columns): tileA[k][m / 4], tileB[k][n / 4]. Each invocation accumulates a
+// THREAD_M x THREAD_N register block; per k it reads THREAD_M / 4 + THREAD_N / 4 vec4s and does
+// THREAD_M * THREAD_N multiply-adds. Its rows come in groups of 4 strided by the workgroup's extent,
+//   m = 4 * (p * (TILE_M / THREAD_M) + ty) + i,  n = 4 * (q * (TILE_N / THREAD_N) + tx) + j,
+// so neighbouring invocations read neighbouring vec4s and write neighbouring pixels of y.
+// The kernel size and stride are pipeline constants so the gather divides by constants.
 //
 // Buffers: x [N, Ci, H, W]; weight [Co, Ci, KH, KW]; bias [Co] (read only when hasBias; bind any
 // buffer otherwise); y [N, Co, Ho, Wo].
 // Dispatch: (tiles of N over x and z, ceil(Co / TILE_M), z) where the N tile index is
 // workgroup_id.x + workgroup_id.z * num_workgroups.x, so large batches stay within 65535 per
 // dimension; workgroups past the last tile return at once.
-// Requires: (TILE_M / THREAD_M) * (TILE_N / THREAD_N) invocations, a multiple of TILE_N and of
-// TILE_K; TILE_K * TILE_M and TILE_K * TILE_N multiples of that count.
+// Requires: THREAD_M, THREAD_N in {4, 8}; the invocation count a multiple of TILE_N / 4 (each
+// invocation stages one fixed group of 4 columns of B) and of TILE_K; TILE_K * TILE_M / 4 and
+// TILE_K * TILE_N / 4 multiples of the invocation count.
 
 struct Conv2dParams {
   batch: u32,
@@ -44,21 +46,25 @@ struct Conv2dParams {
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 @group(0) @binding(4) var<uniform> params: Conv2dParams;
 
-const THREAD_M = 4u;
-const THREAD_N = 4u;
+override THREAD_M: u32 = 8u;
+override THREAD_N: u32 = 8u;
 override TILE_M: u32 = 64u;
 override TILE_N: u32 = 64u;
 override TILE_K: u32 = 16u;
 override KERNEL_H: u32 = 3u;
 override KERNEL_W: u32 = 3u;
 override STRIDE: u32 = 1u;
+// The accumulators need a constant size; loops over the overrides have constant trip counts once
+// the pipeline is built, so they unroll and the accumulators stay in registers.
+const MAX_THREAD_M = 8u;
+const MAX_THREAD_N = 8u;
 
 override THREADS_M = TILE_M / THREAD_M;
 override THREADS_N = TILE_N / THREAD_N;
 override THREADS = THREADS_M * THREADS_N;
 
-var<workgroup> tileA: array<f32, TILE_K * TILE_M>;
-var<workgroup> tileB: array<f32, TILE_K * TILE_N>;
+var<workgroup> tileA: array<vec4<f32>, TILE_K * TILE_M / 4u>;
+var<workgroup> tileB: array<vec4<f32>, TILE_K * TILE_N / 4u>;
 
 @compute @workgroup_size(THREADS_N, THREADS_M)
 fn main(@builtin(local_invocation_id) localId: vec3u,
@@ -76,83 +82,100 @@ fn main(@builtin(local_invocation_id) localId: vec3u,
   }
   let m0 = workgroupId.y * TILE_M;
 
-  // Each invocation gathers the same column of B at every k step, so its pixel is decoded once.
-  let loadColumn = threadIndex % TILE_N;
-  let loadN = n0 + loadColumn;
-  let columnValid = loadN < totalN;
-  let loadBatch = loadN / outPlane;
-  let loadPixel = loadN % outPlane;
-  let inRow0 = i32((loadPixel / params.outWidth) * STRIDE) - i32(params.pad);
-  let inCol0 = i32((loadPixel % params.outWidth) * STRIDE) - i32(params.pad);
-  let xBatchBase = loadBatch * params.inChannels * inPlane;
+  // Each invocation stages the same 4 columns of B at every k step, so their pixels are decoded
+  // once: where each column's window starts in x (offset of row 0, col 0 of the window) and
+  // whether it lies in Y at all.
+  let loadGroup = threadIndex % (TILE_N / 4u);
+  var windowRow: array<i32, 4>;
+  var windowCol: array<i32, 4>;
+  var xBase: array<u32, 4>;
+  for (var j = 0u; j < 4u; j++) {
+    let n = n0 + 4u * loadGroup + j;
+    let pixel = n % outPlane;
+    // A column past N gets a window row far outside the image, so it stages zeros.
+    windowRow[j] = select(-0x40000000, i32((pixel / params.outWidth) * STRIDE) - i32(params.pad), n < totalN);
+    windowCol[j] = i32((pixel % params.outWidth) * STRIDE) - i32(params.pad);
+    xBase[j] = (n / outPlane) * params.inChannels * inPlane;
+  }
 
-  var acc: array<array<f32, THREAD_N>, THREAD_M>;
+  var acc: array<array<vec4<f32>, MAX_THREAD_N / 4u>, MAX_THREAD_M>;
 
   for (var k0 = 0u; k0 < totalK; k0 += TILE_K) {
-    // A: consecutive invocations read consecutive k of one weight row.
-    for (var e = threadIndex; e < TILE_K * TILE_M; e += THREADS) {
-      let kk = e % TILE_K;
-      let mm = e / TILE_K;
-      let m = m0 + mm;
+    // A: 4 weight rows at one k per unit; consecutive invocations take consecutive k.
+    for (var unit = threadIndex; unit < TILE_K * TILE_M / 4u; unit += THREADS) {
+      let kk = unit % TILE_K;
+      let m4 = unit / TILE_K;
       let k = k0 + kk;
-      var value = 0.0;
-      if (m < params.outChannels && k < totalK) {
-        value = weight[m * totalK + k];
+      var value = vec4<f32>();
+      for (var i = 0u; i < 4u; i++) {
+        let m = m0 + 4u * m4 + i;
+        if (m < params.outChannels && k < totalK) {
+          value[i] = weight[m * totalK + k];
+        }
       }
-      tileA[kk * TILE_M + mm] = value;
+      tileA[kk * (TILE_M / 4u) + m4] = value;
     }
-    // B: consecutive invocations gather consecutive output pixels.
-    for (var kk = threadIndex / TILE_N; kk < TILE_K; kk += THREADS / TILE_N) {
+    // B: 4 consecutive output pixels at one k per unit, gathered from x.
+    for (var kk = threadIndex / (TILE_N / 4u); kk < TILE_K; kk += THREADS / (TILE_N / 4u)) {
       let k = k0 + kk;
       let ci = k / taps;
       let tap = k % taps;
-      let inRow = inRow0 + i32(tap / KERNEL_W);
-      let inCol = inCol0 + i32(tap % KERNEL_W);
-      var value = 0.0;
-      if (columnValid && k < totalK && inRow >= 0 && inRow < i32(params.inHeight) && inCol >= 0 &&
-          inCol < i32(params.inWidth)) {
-        value = x[xBatchBase + ci * inPlane + u32(inRow) * params.inWidth + u32(inCol)];
+      let tapRow = i32(tap / KERNEL_W);
+      let tapCol = i32(tap % KERNEL_W);
+      var value = vec4<f32>();
+      for (var j = 0u; j < 4u; j++) {
+        let inRow = windowRow[j] + tapRow;
+        let inCol = windowCol[j] + tapCol;
+        if (k < totalK && inRow >= 0 && inRow < i32(params.inHeight) && inCol >= 0 && inCol < i32(params.inWidth)) {
+          value[j] = x[xBase[j] + ci * inPlane + u32(inRow) * params.inWidth + u32(inCol)];
+        }
       }
-      tileB[kk * TILE_N + loadColumn] = value;
+      tileB[kk * (TILE_N / 4u) + loadGroup] = value;
     }
     workgroupBarrier();
     for (var kk = 0u; kk < TILE_K; kk++) {
-      var a: array<f32, THREAD_M>;
-      var b: array<f32, THREAD_N>;
-      for (var i = 0u; i < THREAD_M; i++) {
-        a[i] = tileA[kk * TILE_M + localId.y + i * THREADS_M];
+      var a: array<vec4<f32>, MAX_THREAD_M / 4u>;
+      var b: array<vec4<f32>, MAX_THREAD_N / 4u>;
+      for (var p = 0u; p < THREAD_M / 4u; p++) {
+        a[p] = tileA[kk * (TILE_M / 4u) + p * THREADS_M + localId.y];
       }
-      for (var j = 0u; j < THREAD_N; j++) {
-        b[j] = tileB[kk * TILE_N + localId.x + j * THREADS_N];
+      for (var q = 0u; q < THREAD_N / 4u; q++) {
+        b[q] = tileB[kk * (TILE_N / 4u) + q * THREADS_N + localId.x];
       }
-      for (var i = 0u; i < THREAD_M; i++) {
-        for (var j = 0u; j < THREAD_N; j++) {
-          acc[i][j] = fma(a[i], b[j], acc[i][j]);
+      for (var p = 0u; p < THREAD_M / 4u; p++) {
+        for (var i = 0u; i < 4u; i++) {
+          for (var q = 0u; q < THREAD_N / 4u; q++) {
+            acc[4u * p + i][q] = fma(vec4<f32>(a[p][i]), b[q], acc[4u * p + i][q]);
+          }
         }
       }
     }
     workgroupBarrier();
   }
 
-  for (var i = 0u; i < THREAD_M; i++) {
-    let m = m0 + localId.y + i * THREADS_M;
-    if (m >= params.outChannels) {
-      continue;
-    }
-    var shift = 0.0;
-    if (params.hasBias != 0u) {
-      shift = bias[m];
-    }
-    for (var j = 0u; j < THREAD_N; j++) {
-      let n = n0 + localId.x + j * THREADS_N;
-      if (n >= totalN) {
+  for (var p = 0u; p < THREAD_M / 4u; p++) {
+    for (var i = 0u; i < 4u; i++) {
+      let m = m0 + 4u * (p * THREADS_M + localId.y) + i;
+      if (m >= params.outChannels) {
         continue;
       }
-      var value = acc[i][j] + shift;
-      if (params.activation == 1u && value < 0.0) {
-        value *= params.slope;
+      var shift = 0.0;
+      if (params.hasBias != 0u) {
+        shift = bias[m];
       }
-      y[((n / outPlane) * params.outChannels + m) * outPlane + n % outPlane] = value;
+      for (var q = 0u; q < THREAD_N / 4u; q++) {
+        for (var j = 0u; j < 4u; j++) {
+          let n = n0 + 4u * (q * THREADS_N + localId.x) + j;
+          if (n >= totalN) {
+            continue;
+          }
+          var value = acc[4u * p + i][q][j] + shift;
+          if (params.activation == 1u && value < 0.0) {
+            value *= params.slope;
+          }
+          y[((n / outPlane) * params.outChannels + m) * outPlane + n % outPlane] = value;
+        }
+      }
     }
   }
 }

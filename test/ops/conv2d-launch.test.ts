@@ -1,6 +1,6 @@
 import t from 'tap';
 import {
-  type Conv2dProblem, THREAD_M, THREAD_N, WORKGROUP_STORAGE_BYTES, MAX_BINDING_BYTES, MAX_WORKGROUPS_PER_DIMENSION,
+  type Conv2dProblem, WORKGROUP_STORAGE_BYTES, MAX_BINDING_BYTES, MAX_WORKGROUPS_PER_DIMENSION,
   ELEMENTWISE_WORKGROUP, conv2dOutputSize, conv2dForwardLaunch, conv2dBackwardInputLaunch,
   conv2dBackwardWeightLaunches, conv2dNaiveForwardLaunch, conv2dNaiveBackwardInputLaunch,
   conv2dNaiveBackwardWeightLaunch, spreadWorkgroups,
@@ -35,7 +35,7 @@ function checkDispatchLimits(t: { ok(value: unknown, message: string): unknown }
   t.ok(launch.workgroups.every((count) => Number.isInteger(count) && count >= 1 && count <= MAX_WORKGROUPS_PER_DIMENSION),
     `${launch.kernel} workgroups ${launch.workgroups} within 1..65535`);
   if (launch.constants?.TILE_M) {
-    const threads = (constant(launch, 'TILE_M') / THREAD_M) * (constant(launch, 'TILE_N') / THREAD_N);
+    const threads = (constant(launch, 'TILE_M') / constant(launch, 'THREAD_M')) * (constant(launch, 'TILE_N') / constant(launch, 'THREAD_N'));
     t.ok(threads <= 256, `${launch.kernel} ${threads} invocations per workgroup`);
     const bytes = constant(launch, 'TILE_K') * (constant(launch, 'TILE_M') + constant(launch, 'TILE_N')) * 4;
     t.ok(bytes <= WORKGROUP_STORAGE_BYTES, `${launch.kernel} ${bytes} bytes of workgroup memory`);
@@ -120,9 +120,11 @@ t.test('spreadWorkgroups keeps each dimension within 65535 and covers the count'
 });
 
 t.test('tile configurations the shaders cannot run are refused', async (t) => {
-  t.throws(() => conv2dForwardLaunch(odd[0]!, { tileM: 128, tileN: 128, tileK: 16 }), /exceed 256|16 KiB/);
-  t.throws(() => conv2dForwardLaunch(odd[0]!, { tileM: 8, tileN: 64, tileK: 16 }), /not a multiple of tileN/);
-  t.throws(() => conv2dBackwardWeightLaunches(odd[0]!, { tileM: 8, tileN: 8, tileK: 16 }), /not a multiple of tileK/);
+  t.throws(() => conv2dForwardLaunch(odd[0]!, { tileM: 128, tileN: 128, tileK: 16, threadM: 4, threadN: 4 }), /exceed 256/);
+  t.throws(() => conv2dForwardLaunch(odd[0]!, { tileM: 128, tileN: 128, tileK: 32, threadM: 8, threadN: 8 }), /16 KiB/);
+  t.throws(() => conv2dForwardLaunch(odd[0]!, { tileM: 8, tileN: 128, tileK: 8, threadM: 8, threadN: 8 }), /not a multiple of tileN \/ 4/);
+  t.throws(() => conv2dBackwardWeightLaunches(odd[0]!, { tileM: 8, tileN: 8, tileK: 16, threadM: 4, threadN: 4 }), /not a multiple of tileK/);
+  t.throws(() => conv2dForwardLaunch(odd[0]!, { tileM: 64, tileN: 64, tileK: 8, threadM: 2, threadN: 8 }), /4 or 8/);
 });
 
 t.test('max pooling launches cover every output and every input', async (t) => {
