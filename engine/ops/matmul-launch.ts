@@ -49,8 +49,8 @@ export interface MatmulTiling {
 // costs a scalar load per SIMD lane, uniform address or not, so what counts is multiply-adds per loaded
 // value: an 8 x 16 register block does 128 per 24 loaded values (8 x 8 does 64 per 16).
 export const MATMUL_TILINGS = {
-  /** M > 8: 128 x 128 outputs per workgroup of 8 x 16 invocations, 8 x 16 per invocation. */
-  square: { name: 'square', workgroupCols: 8, workgroupRows: 16, rowsPerInvocation: 8, colsPerInvocation: 16, tileK: 8, stageB: true },
+  /** M > 8: 128 x 128 outputs per workgroup of 8 x 16 invocations, 8 x 16 per invocation; 16 KiB of tiles. */
+  square: { name: 'square', workgroupCols: 8, workgroupRows: 16, rowsPerInvocation: 8, colsPerInvocation: 16, tileK: 16, stageB: true },
   /**
    * M <= 8 (the batch-8 Linear layers): one 8-row band, 256 columns per workgroup of 16 invocations.
    * The band covers all of M, so no two invocations share op(B) and it is read straight from memory.
