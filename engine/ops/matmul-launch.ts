@@ -51,6 +51,8 @@ export interface MatmulTiling {
 export const MATMUL_TILINGS = {
   /** M > 8: 128 x 128 outputs per workgroup of 8 x 16 invocations, 8 x 16 per invocation; 16 KiB of tiles. */
   square: { name: 'square', workgroupCols: 8, workgroupRows: 16, rowsPerInvocation: 8, colsPerInvocation: 16, tileK: 16, stageB: true },
+  /** K <= 8 (a batch-8 Linear layer's weight gradient): the square tiling without zero-padding K to 16. */
+  shallow: { name: 'shallow', workgroupCols: 8, workgroupRows: 16, rowsPerInvocation: 8, colsPerInvocation: 16, tileK: 8, stageB: true },
   /**
    * M <= 8 (the batch-8 Linear layers): one 8-row band, 256 columns per workgroup of 16 invocations.
    * The band covers all of M, so no two invocations share op(B) and it is read straight from memory.
@@ -60,7 +62,8 @@ export const MATMUL_TILINGS = {
 
 /** The tiling for a problem's shape. */
 export function chooseMatmulTiling(p: MatmulProblem): MatmulTiling {
-  return p.M <= MATMUL_TILINGS.skinny.rowsPerInvocation ? MATMUL_TILINGS.skinny : MATMUL_TILINGS.square;
+  if (p.M <= MATMUL_TILINGS.skinny.rowsPerInvocation) return MATMUL_TILINGS.skinny;
+  return p.K <= MATMUL_TILINGS.shallow.tileK ? MATMUL_TILINGS.shallow : MATMUL_TILINGS.square;
 }
 
 export function matmulLaunch(p: MatmulProblem, tiling: MatmulTiling = chooseMatmulTiling(p)): KernelLaunch {

@@ -56,6 +56,7 @@ t.test('the launch names the kernel, its bindings and its shapes', async (t) => 
   t.same(launch.access, ['read', 'read', 'read', 'read_write']);
   t.match(launch.describe, /a\[8,8192\] b\[2048,8192\]ᵀ bias\[2048\] -> c\[1,8,2048\]/);
   t.match(launch.describe, /skinny/);
+  t.match(matmulLaunch(modelShapes[2]!).describe, /shallow/);
   t.match(matmulLaunch(modelShapes[3]!).describe, /square/);
   t.equal(matmulNaiveLaunch(modelShapes[0]!).kernel, 'matmul_naive');
 });
