@@ -5,8 +5,8 @@
 // Tiling: a workgroup of WORKGROUP_COLS x WORKGROUP_ROWS invocations owns a TILE_M x TILE_N block of C,
 // TILE_M = WORKGROUP_ROWS * ROWS_PER_INVOCATION and TILE_N = WORKGROUP_COLS * COLS_PER_INVOCATION.
 // K is walked TILE_K at a time: the workgroup stages a TILE_K x TILE_M slice of op(A) and a
-// TILE_K x TILE_N slice of op(B) in workgroup memory, both k-major and in vec4s, then each invocation
-// accumulates its ROWS_PER_INVOCATION x COLS_PER_INVOCATION block: per k it reads ROWS/4 + COLS/4 vec4s
+// TILE_K x TILE_N slice of op(B) (unless STAGE_B is off) in workgroup memory, both k-major and in vec4s,
+// then each invocation accumulates its ROWS_PER_INVOCATION x COLS_PER_INVOCATION block: per k it reads ROWS/4 + COLS/4 vec4s
 // and does ROWS x COLS multiply-adds. Elements outside M, N or K are staged as zeros, so any
 // M, N, K >= 1 is exact; only the stores are guarded.
 //
