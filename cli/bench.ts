@@ -4,9 +4,10 @@ import { helpText, parseCommand, type CommandSpec } from './args.ts';
 import type { Benchmark } from './bench/benchmark.ts';
 import { benchmark as loader } from './bench/loader.ts';
 import { benchmark as matmul } from './bench/matmul.ts';
+import { benchmark as train } from './bench/train.ts';
 import { backendOption, openBackend, runMain, UsageError } from './main.ts';
 
-const benchmarks: Benchmark[] = [matmul, loader];
+const benchmarks: Benchmark[] = [matmul, train, loader];
 
 const name = process.argv[2];
 const chosen = benchmarks.find((b) => b.name === name);

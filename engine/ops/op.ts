@@ -75,6 +75,7 @@ export function applyAll<A>(op: OpDef<A>, inputs: Tensor[], attrs: A): Tensor[] 
     op.cpu(inputs.map(cpuView), outputs.map(cpuView), attrs);
   } else {
     const rt = gpuRuntime();
+    rt.currentOp = op.name;
     const view = (t: Tensor): GpuView => ({ buffer: (t.storage as GpuStorage).buffer, shape: t.shape });
     op.webgpu(rt, inputs.map(view), outputs.map(view), attrs);
     if (process.env.SEPBN_CHECK_NAN === '1') checkFinite(op.name, inputs, outputs);

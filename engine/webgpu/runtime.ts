@@ -4,6 +4,7 @@ import { acquireDevice, type AdapterSummary } from '../device.ts';
 import { BufferPool } from './buffer-pool.ts';
 import type { KernelLaunch } from './launch.ts';
 import { KernelError, PipelineCache } from './pipelines.ts';
+import { Profiler } from './profiler.ts';
 import { UniformRing } from './uniform-ring.ts';
 
 /** A storage buffer, or a byte range of one (for tensors split across bindings). */
@@ -30,6 +31,10 @@ export class WebGpuRuntime {
   dispatchCount = 0;
   /** Bound where a kernel's optional input is absent (a matmul without bias). */
   readonly placeholder: GPUBuffer;
+  /** The op being recorded, named in profiles and errors. */
+  currentOp = 'none';
+  /** Set by startProfiling(): every dispatch then gets GPU timestamps. */
+  profiler: Profiler | undefined;
   /** SEPBN_NAIVE_KERNELS=1 swaps in the one-output-per-invocation kernels, for debugging. */
   readonly naiveKernels = process.env.SEPBN_NAIVE_KERNELS === '1';
 
@@ -81,11 +86,17 @@ export class WebGpuRuntime {
       offset = this.ring.push(launch.uniforms);
     }
     const bindGroup = this.bindGroup(kernel.layout, kernel.layoutKey, bindings);
+    if (this.profiler?.isFull) this.pipelines.pendingChecks.push(this.submit());
     this.currentEncoder();
+    if (this.profiler) {
+      this.endPass();
+      this.pass = this.encoder!.beginComputePass(this.profiler.passFor(launch.kernel, launch.describe, this.currentOp));
+    }
     this.pass ??= this.encoder!.beginComputePass({ label: 'kernels' });
     this.pass.setPipeline(kernel.pipeline);
     this.pass.setBindGroup(0, bindGroup, [offset]);
     this.pass.dispatchWorkgroups(...launch.workgroups);
+    if (this.profiler) this.endPass();
     this.recorded.push(`${launch.kernel} (${launch.describe})`);
     this.dispatchCount++;
   }
@@ -153,8 +164,10 @@ export class WebGpuRuntime {
   submit(): Promise<void> {
     if (!this.encoder) return Promise.all(this.pipelines.pendingChecks.splice(0)).then(() => undefined);
     this.endPass();
+    const afterProfiledSubmit = this.profiler?.beforeSubmit(this.encoder);
     this.ring.upload();
     this.device.queue.submit([this.encoder.finish()]);
+    afterProfiledSubmit?.();
     this.encoder = undefined;
     for (const b of this.stagingToDestroy) b.destroy();
     this.stagingToDestroy = [];
@@ -190,6 +203,23 @@ export class WebGpuRuntime {
   /** Submits and waits for the submitted work's readbacks and error checks. */
   flush(): Promise<void> {
     return this.submit();
+  }
+
+  /** Starts timing every dispatch with timestamp queries; false where the adapter has none. */
+  startProfiling(): boolean {
+    if (!this.device.features.has('timestamp-query')) return false;
+    this.profiler ??= new Profiler(this.device);
+    this.profiler.clear();
+    return true;
+  }
+
+  /** Stops timing and returns the kernel timings recorded since startProfiling. */
+  async stopProfiling(): Promise<import('./profiler.ts').KernelTiming[]> {
+    const profiler = this.profiler;
+    if (!profiler) return [];
+    await this.submit();
+    this.profiler = undefined;
+    return [...(await profiler.settle())];
   }
 
   /** Submits and waits until the GPU has finished everything. */
