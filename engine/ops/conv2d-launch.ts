@@ -121,13 +121,20 @@ function naiveUniforms(p: Conv2dProblem): ArrayBuffer {
  * multiply-adds per 4 vec4 reads of workgroup memory and stage the fewest elements per
  * multiply-add; on lavapipe this runs about twice as fast as 64x64. A narrow side (the 27 columns
  * of the first layer's weight gradient, 64 output channels) takes the smallest tile that covers it,
- * so that less of the tile is padding.
+ * so that less of the tile is padding, and a longer k step to spread each barrier over more work.
+ * With at most 8 rows (the 3 input channels of the first layer's input gradient) the workgroup is
+ * one row of 64 invocations across 256 columns.
  */
 function chooseTiles(M: number, N: number): GemmTiles {
+  if (M <= 8) {
+    const tileM = M <= 4 ? 4 : 8;
+    return { tileM, tileN: 256, tileK: 8, threadM: tileM, threadN: 4 };
+  }
   const side = (extent: number) => (extent <= 32 ? 32 : extent <= 64 ? 64 : 128);
   const tileM = side(M);
   const tileN = side(N);
-  return { tileM, tileN, tileK: 8, threadM: tileM === 32 ? 4 : 8, threadN: tileN === 32 ? 4 : 8 };
+  const tileK = tileM === 128 && tileN === 128 ? 8 : 16;
+  return { tileM, tileN, tileK, threadM: tileM === 32 ? 4 : 8, threadN: tileN === 32 ? 4 : 8 };
 }
 
 /**
