@@ -135,7 +135,16 @@ runMain(async () => {
         },
       });
       step += report.batches - skip;
-      const state = (batchInEpoch: number, epochsDone: number): RunState => ({ epoch: epochsDone, batchInEpoch, step, temperature, run: settings as unknown as Record<string, unknown> });
+      const carried = epoch === resumed?.state.epoch ? resumed.state.epochLoss : { sum: 0, count: 0 };
+      const epochLoss = { sum: carried.sum + report.lossSum, count: carried.count + report.lossCount };
+      const state = (batchInEpoch: number, epochsDone: number): RunState => ({
+        epoch: epochsDone,
+        batchInEpoch,
+        step,
+        temperature,
+        epochLoss: batchInEpoch > 0 ? epochLoss : { sum: 0, count: 0 },
+        run: settings as unknown as Record<string, unknown>,
+      });
       if (stopRequested && report.batches < batchesPerEpoch) {
         await saveCheckpoint(join(out, 'last.safetensors'), model, optimizer, state(report.batches, epoch));
         process.stderr.write(`saved ${join(out, 'last.safetensors')} at epoch ${epoch + 1}, batch ${report.batches}; continue with --resume ${join(out, 'last.safetensors')}\n`);
@@ -147,7 +156,7 @@ runMain(async () => {
         epoch: epoch + 1,
         lr: optimizer.lr,
         temperature,
-        train_loss: report.meanLoss,
+        train_loss: epochLoss.sum / epochLoss.count,
         test_nme: scores[0].nme,
         seconds: report.seconds,
         images_per_second: report.images / report.seconds,
@@ -155,7 +164,7 @@ runMain(async () => {
       appendFileSync(logFile, JSON.stringify(line) + '\n');
       await saveCheckpoint(join(out, 'last.safetensors'), model, optimizer, state(0, epoch + 1));
       process.stderr.write(
-        `epoch ${epoch + 1}: train loss ${report.meanLoss.toFixed(4)} (last ${lastLoss.toFixed(4)}), test NME ${(100 * scores[0].nme).toFixed(2)} %, ` +
+        `epoch ${epoch + 1}: train loss ${(epochLoss.sum / epochLoss.count).toFixed(4)} (last ${lastLoss.toFixed(4)}), test NME ${(100 * scores[0].nme).toFixed(2)} %, ` +
           `${(report.images / report.seconds).toFixed(1)} img/s, ${formatSeconds(report.seconds)}\n`,
       );
       if (stopRequested) {

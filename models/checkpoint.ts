@@ -16,6 +16,8 @@ export interface RunState {
   /** Optimizer steps done in the whole run. */
   step: number;
   temperature: number;
+  /** Step losses of the epoch under way so far (sum, count), so its logged mean covers all of it. */
+  epochLoss: { sum: number; count: number };
   /** Everything needed to rebuild the run: optimizer kind and settings, seed, schedule. */
   run: Record<string, unknown>;
 }
@@ -32,6 +34,7 @@ export async function saveCheckpoint(file: string, model: VanillaCnn, optimizer:
     batch_in_epoch: String(state.batchInEpoch),
     step: String(state.step),
     temperature: String(state.temperature),
+    epoch_loss: JSON.stringify(state.epochLoss),
     run: JSON.stringify(state.run),
   };
   if (optimizer) {
@@ -62,6 +65,7 @@ export function readCheckpointInfo(file: string): { config: VanillaCnnConfig; st
         batchInEpoch: Number(metadata.batch_in_epoch ?? 0),
         step: Number(metadata.step ?? 0),
         temperature: Number(metadata.temperature ?? 1),
+        epochLoss: JSON.parse(metadata.epoch_loss ?? '{"sum":0,"count":0}') as { sum: number; count: number },
         run: JSON.parse(metadata.run ?? '{}') as Record<string, unknown>,
       },
     };

@@ -44,6 +44,9 @@ export function trainStep(model: VanillaCnn, optimizer: Optimizer, batch: Landma
 
 export interface EpochReport {
   meanLoss: number;
+  /** Sum and count of the step losses, so a resumed epoch can report the whole epoch's mean. */
+  lossSum: number;
+  lossCount: number;
   images: number;
   seconds: number;
   /** Batches done; less than the epoch's when `shouldStop` ended it early. */
@@ -91,5 +94,5 @@ export async function trainEpoch(model: VanillaCnn, optimizer: Optimizer, batche
     if (options.shouldStop?.()) break;
   }
   await settle();
-  return { meanLoss: counted ? lossSum / counted : NaN, images, seconds: (performance.now() - start) / 1000, batches: batchIndex };
+  return { meanLoss: counted ? lossSum / counted : NaN, lossSum, lossCount: counted, images, seconds: (performance.now() - start) / 1000, batches: batchIndex };
 }

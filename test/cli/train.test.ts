@@ -1,0 +1,96 @@
+// The train and test commands end to end on a tiny synthetic set: the loss falls, the checkpoint
+// is read back by the test command, and a run interrupted with Ctrl-C and resumed ends exactly
+// where an uninterrupted run does.
+import t from 'tap';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { readSafetensors } from '../../nn/safetensors.ts';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), 'sepbn-train-'));
+const data = join(dir, 'faces256');
+
+function node(args: string[]) {
+  const r = spawnSync(process.execPath, args, { cwd: root, encoding: 'utf8' });
+  return { ...r, stderr: r.stderr.split('\n').filter((l) => !l.startsWith('Warning:')).join('\n') };
+}
+
+const trainArgs = (out: string) => ['cli/train.js', '--data', data, '--width', '32', '--batch', '4', '--epochs', '3', '--max-batches', '4', '--workers', '1', '--lr', '3e-3', '--out', out];
+
+const logOf = (out: string) => readFileSync(join(out, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+
+t.before(() => {
+  const synth = node(['cli/synth.js', '--out', join(dir, 'raw'), '--count', '32', '--seed', '4']);
+  if (synth.status !== 0) throw new Error(synth.stderr);
+  const prepared = node(['cli/prepare.js', '--wflw', join(dir, 'raw'), '--out', data]);
+  if (prepared.status !== 0) throw new Error(prepared.stderr);
+});
+
+t.test('train: the loss falls, and test reads the checkpoint', async (t) => {
+  const out = join(dir, 'straight');
+  const run = node(trainArgs(out));
+  t.equal(run.status, 0, run.stderr);
+  const log = logOf(out);
+  t.equal(log.length, 3);
+  t.same(Object.keys(log[0]).slice(0, 6), ['epoch', 'lr', 'temperature', 'train_loss', 'test_nme', 'seconds']);
+  t.same(log.map((l) => l.temperature), [30, 29, 28], 'the SepBN temperature falls by one per epoch');
+  t.ok(log[2].train_loss < log[0].train_loss, `train loss falls: ${log.map((l) => l.train_loss.toFixed(2)).join(' -> ')}`);
+  const test = node(['cli/test.js', '--weights', join(out, 'last.safetensors'), '--data', data, '--json']);
+  t.equal(test.status, 0, test.stderr);
+  const scores = JSON.parse(test.stdout);
+  t.equal(scores[0].name, 'test');
+  t.ok(Math.abs(scores[0].nme - log[2].test_nme) < 1e-6, 'test.js reproduces the logged test NME');
+});
+
+t.test('Ctrl-C saves; --resume ends where the uninterrupted run ends', async (t) => {
+  const out = join(dir, 'interrupted');
+  const child = spawn(process.execPath, trainArgs(out), { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  let sent = false;
+  child.stderr.on('data', (chunk) => {
+    stderr += chunk;
+    // Interrupt during the second epoch, after its first step.
+    if (!sent && /epoch 2\/3 [1-9]/.test(stderr)) {
+      sent = true;
+      child.kill('SIGINT');
+    }
+  });
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  t.ok(sent, 'the run reached epoch 2');
+  t.equal(code, 130, 'exit status 130 after saving');
+  t.match(stderr, /saved .*last\.safetensors at epoch 2, batch [1-4]/);
+  const resumed = node(['cli/train.js', '--resume', join(out, 'last.safetensors'), '--out', out]);
+  t.equal(resumed.status, 0, resumed.stderr);
+
+  const straight = logOf(join(dir, 'straight'));
+  const interrupted = logOf(out);
+  t.equal(interrupted.length, 3);
+  for (let e = 0; e < 3; e++) {
+    t.equal(interrupted[e].train_loss, straight[e].train_loss, `epoch ${e + 1} train loss equal`);
+    t.equal(interrupted[e].test_nme, straight[e].test_nme, `epoch ${e + 1} test NME equal`);
+  }
+  const a = readSafetensors(join(dir, 'straight', 'last.safetensors')).tensors;
+  const b = readSafetensors(join(out, 'last.safetensors')).tensors;
+  let identical = true;
+  for (const [name, ta] of a) {
+    const tb = b.get(name)!;
+    for (let i = 0; i < ta.data.length; i++) if (ta.data[i] !== tb.data[i]) identical = false;
+  }
+  t.ok(identical, 'final weights, buffers and counters are identical');
+});
+
+t.test('a corrupt or mismatched checkpoint gets a clear error', async (t) => {
+  const bad = join(dir, 'bad.safetensors');
+  writeFileSync(bad, 'garbage');
+  const r = node(['cli/test.js', '--weights', bad, '--data', data]);
+  t.equal(r.status, 1);
+  t.match(r.stderr, /bad\.safetensors: not a readable safetensors file/);
+  t.notMatch(r.stderr, /\n\s+at /);
+  const mismatched = node(['cli/test.js', '--weights', join(dir, 'straight', 'last.safetensors'), '--model', 'baseline', '--width', '32', '--data', data]);
+  t.equal(mismatched.status, 1);
+  t.match(mismatched.stderr, /does not match the model \(.*extra \d+: bn1\.bn\.0\.weight/);
+  t.ok(existsSync(join(dir, 'straight', 'last.optim.safetensors')));
+});
