@@ -22,8 +22,7 @@
 // workgroup_id.x + workgroup_id.z * num_workgroups.x, so large batches stay within 65535 per
 // dimension; workgroups past the last tile return at once.
 // Requires: THREAD_M, THREAD_N in {4, 8}; the invocation count a multiple of TILE_N / 4 (each
-// invocation stages one fixed group of 4 columns of B) and of TILE_K; TILE_K * TILE_M / 4 and
-// TILE_K * TILE_N / 4 multiples of the invocation count.
+// invocation stages one fixed group of 4 columns of B); conv2d-launch.ts checks this.
 
 struct Conv2dParams {
   batch: u32,
