@@ -1,35 +1,26 @@
-// The NaN switch (SEPBN_CHECK_NAN=1): after every GPU op, wait for the GPU, read the outputs and
-// stop at the first op whose kernel wrote NaN or Inf, naming the op, its kernels and its shapes.
+// The NaN switch (SEPBN_CHECK_NAN=1): after every GPU op, read its outputs back (waiting for the
+// GPU) and stop the process at the first op whose kernel wrote NaN or Inf, naming the op on the
+// tape, the kernels it dispatched with their shapes, and its inputs. Each output's copy is recorded
+// right after its op; the checks then run one after another in op order, so the first report is
+// the first culprit.
 import { formatShape } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
 
-export class NonFiniteError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'NonFiniteError';
-  }
-}
+let checked: Promise<void> = Promise.resolve();
 
-/** Pending checks, awaited by the next readback through awaitFiniteChecks(). */
-const pending: Promise<void>[] = [];
-
-export function checkFinite(op: string, inputs: Tensor[], outputs: Tensor[]): void {
+export function checkFinite(op: string, kernels: string[], inputs: Tensor[], outputs: Tensor[]): void {
   const shapes = inputs.map((t) => `${t.label}${formatShape(t.shape)}`).join(', ');
   for (const out of outputs) {
     if (out.dtype !== 'f32') continue;
-    pending.push(
-      out.toArray().then((values) => {
-        const bad = values.findIndex((v) => !Number.isFinite(v));
-        if (bad >= 0) {
-          throw new NonFiniteError(
-            `op ${op} wrote ${values[bad]} at flat index ${bad} of its output ${formatShape(out.shape)} (inputs: ${shapes})`,
-          );
-        }
-      }),
-    );
+    const read = out.toArray();
+    checked = checked.then(() => read).then((values) => {
+      const bad = values.findIndex((v) => !Number.isFinite(v));
+      if (bad < 0) return;
+      process.stderr.write(
+        `SEPBN_CHECK_NAN: op ${op} wrote ${values[bad]} at flat index ${bad} of its output ${formatShape(out.shape)}\n` +
+          `  kernels: ${kernels.join('; ') || '(none: a copy)'}\n  inputs: ${shapes}\n`,
+      );
+      process.exit(1);
+    });
   }
-}
-
-export async function awaitFiniteChecks(): Promise<void> {
-  await Promise.all(pending.splice(0));
 }

@@ -26,6 +26,7 @@ export class WebGpuRuntime {
   private readonly bindGroups = new Map<string, GPUBindGroup>();
   private stagingToDestroy: GPUBuffer[] = [];
   private reads: PendingRead[] = [];
+  private lastSubmit: Promise<void> = Promise.resolve();
   private recorded: string[] = [];
   /** Dispatches recorded since the runtime opened; read by the profiler and tests. */
   dispatchCount = 0;
@@ -179,7 +180,10 @@ export class WebGpuRuntime {
       if (error) throw new KernelError('step', `${recorded.length} dispatches, last: ${recorded.at(-1) ?? 'none'}`, error.message);
     });
     const checks = [...this.pipelines.pendingChecks.splice(0), validation];
-    return (async () => {
+    const previous = this.lastSubmit;
+    this.lastSubmit = (async () => {
+      // Submits settle in order, so readbacks resolve in the order they were recorded.
+      await previous.catch(() => undefined);
       // A compile error also invalidates the step; report the compile error, which names the cause.
       const settled = await Promise.allSettled(checks);
       const failure = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected')?.reason;
@@ -198,11 +202,17 @@ export class WebGpuRuntime {
       );
       if (failure) throw failure;
     })();
+    return this.lastSubmit;
   }
 
   /** Submits and waits for the submitted work's readbacks and error checks. */
   flush(): Promise<void> {
     return this.submit();
+  }
+
+  /** The last `count` dispatches not yet submitted, as 'kernel (shapes)'. */
+  recentDispatches(count: number): string[] {
+    return count > 0 ? this.recorded.slice(-count) : [];
   }
 
   /** Starts timing every dispatch with timestamp queries; false where the adapter has none. */
