@@ -4,6 +4,7 @@
 import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { gpuRuntime } from '../engine/backend.ts';
+import { chromeTrace, kernelTotals, type KernelTiming } from '../engine/webgpu/profiler.ts';
 import { WflwLoader } from '../data/loader.ts';
 import { predictFile, scoreFiles } from '../data/evaluate.ts';
 import { readCheckpointInfo, restoreCheckpoint, saveCheckpoint, type RunState } from '../models/checkpoint.ts';
@@ -33,11 +34,12 @@ const { values } = parseCommand({
     optimizer: { type: 'string', value: 'adam|adamw|sgd', default: 'adam', help: 'update rule' },
     lr: { type: 'string', value: 'LR', help: 'base learning rate (default: 1e-3)' },
     'weight-decay': { type: 'string', value: 'WD', help: 'weight decay (default: 0 for Adam, 5e-4 for SGD)' },
-    warmup: { type: 'string', value: 'EPOCHS', default: '1', help: 'linear warm-up epochs before the cosine decay' },
+    warmup: { type: 'string', value: 'EPOCHS', help: 'linear warm-up epochs before the cosine decay (default: 1, or 0 for a one-epoch run)' },
     seed: { type: 'string', value: 'S', default: '1', help: 'seed of the weights, data order and augmentation' },
     workers: { type: 'string', value: 'N', default: '2', help: 'loader worker threads' },
     out: { type: 'string', value: 'DIR', help: 'where the log and checkpoints go (default: runs/<model>-w<W>-s<seed>)' },
     resume: { type: 'string', value: 'CKPT', help: 'continue the run saved in this checkpoint (its settings win)' },
+    profile: { type: 'string', value: 'FILE', help: 'time the second step kernel by kernel (GPU timestamp queries) into a Chrome trace for Perfetto, and print the top kernels' },
     backend: backendOption,
   },
 });
@@ -62,16 +64,17 @@ function settingsFromFlags(hardware: boolean): RunSettings {
   const optimizer = values.optimizer as OptimizerKind;
   if (!['adam', 'adamw', 'sgd'].includes(optimizer)) throw new UsageError(`--optimizer must be adam, adamw or sgd, got "${optimizer}"`);
   const defaults = optimizer === 'sgd' ? TRAINING_DEFAULTS.sgd : TRAINING_DEFAULTS.adam;
+  const epochs = numberOption(values, 'epochs') ?? (hardware ? 60 : 3);
   return {
     model,
     width: numberOption(values, 'width') ?? (hardware ? 1 : 16),
-    epochs: numberOption(values, 'epochs') ?? (hardware ? 60 : 3),
+    epochs,
     batch: numberOption(values, 'batch') ?? (hardware ? 64 : 8),
     maxBatches: numberOption(values, 'max-batches') ?? (hardware ? null : 40),
     optimizer,
     lr: numberOption(values, 'lr') ?? defaults.lr,
     weightDecay: numberOption(values, 'weight-decay') ?? defaults.weightDecay,
-    warmup: numberOption(values, 'warmup') ?? 1,
+    warmup: numberOption(values, 'warmup') ?? Math.min(1, epochs - 1),
     seed: numberOption(values, 'seed') ?? 1,
     data: (values.data as string | undefined) ?? null,
   };
@@ -129,6 +132,7 @@ runMain(async () => {
         skipBatches: skip,
         schedule,
         shouldStop: () => stopRequested,
+        profile: values.profile && epoch === (resumed?.state.epoch ?? 0) ? { batch: Math.min(skip + 1, batchesPerEpoch - 1), onTimings: (timings) => writeProfile(values.profile as string, timings) } : undefined,
         onStep: ({ batch, loss, imagesPerSecond }) => {
           lastLoss = loss;
           progress.update(batch + 1, `loss ${loss.toFixed(3)} ${imagesPerSecond.toFixed(1)} img/s`);
@@ -177,6 +181,18 @@ runMain(async () => {
     await loader.close();
   }
 });
+
+function writeProfile(file: string, timings: KernelTiming[]): void {
+  if (timings.length === 0) {
+    process.stderr.write(`--profile: this adapter has no timestamp queries (or the backend is the CPU); no profile written\n`);
+    return;
+  }
+  writeFileSync(file, JSON.stringify(chromeTrace(timings, 'one training step, kernel times from GPU timestamp queries')));
+  const totals = kernelTotals(timings);
+  const gpuMs = totals.reduce((a, k) => a + k.totalMs, 0);
+  const lines = totals.slice(0, 12).map((k) => `  ${k.kernel.padEnd(28)}${String(k.calls).padStart(6)} calls ${k.totalMs.toFixed(1).padStart(9)} ms ${(100 * k.share).toFixed(1).padStart(6)} %`);
+  process.stderr.write(`\nprofile of one step (${timings.length} dispatches, ${gpuMs.toFixed(1)} ms of kernels) written to ${file}; open it in https://ui.perfetto.dev\n${lines.join('\n')}\n\n`);
+}
 
 /** The first `count` items of an async iterable. */
 async function* limit<T>(items: AsyncIterable<T>, count: number): AsyncGenerator<T> {

@@ -5,6 +5,7 @@ import { releaseDevice } from './device.ts';
 import type { BackendName, DType, Storage, Tensor } from './tensor.ts';
 import { WebGpuRuntime } from './webgpu/runtime.ts';
 import { GpuStorage } from './webgpu/storage.ts';
+import type { KernelTiming } from './webgpu/profiler.ts';
 
 let current: BackendName = 'cpu';
 let runtime: WebGpuRuntime | undefined;
@@ -57,6 +58,16 @@ export function readScalarLater(t: Tensor): Promise<number> {
 /** Starts the recorded GPU work without waiting (the CPU backend has nothing pending). */
 export function submitWork(): Promise<void> {
   return runtime?.submit() ?? Promise.resolve();
+}
+
+/** Starts timing every GPU dispatch with timestamp queries; false on the CPU or without the feature. */
+export function startProfiling(): boolean {
+  return current === 'webgpu' && (runtime?.startProfiling() ?? false);
+}
+
+/** Ends profiling; resolves to the kernel timings once the profiled work has run. */
+export async function stopProfiling(): Promise<KernelTiming[]> {
+  return runtime ? runtime.stopProfiling() : [];
 }
 
 /** Submits recorded GPU work and waits for it (no-op on the CPU). */

@@ -2,7 +2,8 @@
 // forward, backward and the optimizer update into one submit; its loss is read back while the
 // next step runs, so the GPU never waits for JavaScript.
 import { backward, zeroGrad } from '../engine/autodiff.ts';
-import { readScalarLater, submitWork } from '../engine/backend.ts';
+import { readScalarLater, startProfiling, stopProfiling, submitWork } from '../engine/backend.ts';
+import type { KernelTiming } from '../engine/webgpu/profiler.ts';
 import { tensor } from '../engine/create.ts';
 import { l1Loss } from '../engine/ops/loss.ts';
 import { scope } from '../engine/scope.ts';
@@ -62,6 +63,8 @@ export interface EpochOptions {
   onStep?: (info: { batch: number; loss: number; lr: number; imagesPerSecond: number }) => void;
   /** Asked after each step; true ends the epoch there (Ctrl-C). */
   shouldStop?: () => boolean;
+  /** Time this batch's step kernel by kernel (GPU timestamps) and hand over the timings. */
+  profile?: { batch: number; onTimings: (timings: KernelTiming[]) => void };
 }
 
 export async function trainEpoch(model: VanillaCnn, optimizer: Optimizer, batches: AsyncIterable<LandmarkBatch>, options: EpochOptions): Promise<EpochReport> {
@@ -86,7 +89,9 @@ export async function trainEpoch(model: VanillaCnn, optimizer: Optimizer, batche
       continue;
     }
     optimizer.lr = options.schedule(options.epoch + batchIndex / options.batchesPerEpoch);
+    const profiling = options.profile?.batch === batchIndex && startProfiling();
     const loss = trainStep(model, optimizer, batch);
+    if (profiling) options.profile!.onTimings(await stopProfiling());
     images += batchSizeOf(batch);
     await settle(); // the previous step's loss, read while this step runs
     previous = { loss, batch: batchIndex, lr: optimizer.lr };
