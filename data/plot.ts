@@ -2,7 +2,7 @@
 // curves of the test command and for training curves.
 import { drawText, GLYPH_HEIGHT, textWidth } from './bitmap-font.ts';
 import { encodePng, writeFileAtomic } from './image-io.ts';
-import { fillPolygon, strokePolyline, type Colour } from './raster.ts';
+import { fillEllipse, fillPolygon, strokePolyline, type Colour } from './raster.ts';
 import { createRgbImage, type RgbImage } from './rgb-image.ts';
 
 export interface Series {
@@ -10,6 +10,8 @@ export interface Series {
   x: ArrayLike<number>;
   y: ArrayLike<number>;
   colour?: Colour;
+  /** Also draw a dot at each point (a series of one point is otherwise invisible). */
+  markers?: boolean;
 }
 
 export interface LineChart {
@@ -109,6 +111,7 @@ export function renderLineChart(chart: LineChart): RgbImage {
       if (Number.isFinite(s.x[i]) && Number.isFinite(s.y[i])) points.push([toX(s.x[i]) - left, toY(s.y[i]) - top]);
     }
     strokePolyline(area, points, 2, colour);
+    if (s.markers) for (const [x, y] of points) fillEllipse(area, x, y, 4, 4, 0, colour);
   });
   for (let j = 0; j < area.height; j++) {
     for (let i = 0; i < area.width; i++) {
