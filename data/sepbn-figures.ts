@@ -107,11 +107,13 @@ export function renderSepBnAttention(layers: LayerAttention[], caption: string):
   const meanTop = stackTop + stackHeight + 16 + LINE + 24;
   const meanHeight = 150;
   const numbersTop = meanTop + meanHeight + 10;
-  const image = blankImage(left + layers.length * columnWidth + MARGIN, numbersTop + sets * (LINE + 6) + MARGIN);
+  const explanation = 'top: one bar per test image, sorted by its weight on set 1. bottom: mean (bar), +-1 sd (thick line), min to max (thin line)';
+  const width = Math.max(left + layers.length * columnWidth, MARGIN + textWidth(caption, TEXT), MARGIN + textWidth(explanation, TEXT)) + MARGIN;
+  const image = blankImage(width, numbersTop + sets * (LINE + 6) + MARGIN);
   const colourOf = (k: number) => SERIES_COLOURS[k % SERIES_COLOURS.length];
 
   drawText(image, MARGIN, MARGIN, caption, INK, TEXT);
-  drawText(image, MARGIN, MARGIN + LINE + 8, 'top: one bar per test image, sorted by its weight on set 1. bottom: mean (bar), +-1 sd (thick line), min to max (thin line)', INK, TEXT);
+  drawText(image, MARGIN, MARGIN + LINE + 8, explanation, INK, TEXT);
   for (let k = 0; k < sets; k++) {
     const x = left + k * 110;
     fillRect(image, x, legendTop, LINE, LINE, colourOf(k));
