@@ -2,12 +2,13 @@
 // a baseline measured in the same run, because this machine is shared and noisy.
 import { helpText, parseCommand, type CommandSpec } from './args.ts';
 import type { Benchmark } from './bench/benchmark.ts';
+import { benchmark as conv } from './bench/conv.ts';
 import { benchmark as loader } from './bench/loader.ts';
 import { benchmark as matmul } from './bench/matmul.ts';
 import { benchmark as train } from './bench/train.ts';
 import { backendOption, openBackend, runMain, UsageError } from './main.ts';
 
-const benchmarks: Benchmark[] = [matmul, train, loader];
+const benchmarks: Benchmark[] = [matmul, conv, train, loader];
 
 const name = process.argv[2];
 const chosen = benchmarks.find((b) => b.name === name);

@@ -28,6 +28,7 @@ const { values } = parseCommand({
     data: { type: 'string', value: 'DIR', help: 'prepared WFLW256 folder (default: the built-in synthetic faces)' },
     model: { type: 'string', value: MODEL_NAMES.join('|'), help: 'network, for a state dict without our metadata' },
     width: { type: 'string', value: 'W', help: 'width divisor, for a state dict without our metadata' },
+    temperature: { type: 'string', value: 'T', help: "SepBN attention temperature (default: the checkpoint's, or 1)" },
     batch: { type: 'string', value: 'N', default: '32', help: 'images per forward pass' },
     predictions: { type: 'string', value: 'FILE', help: 'predicted landmarks to score instead of running a network' },
     annotations: { type: 'string', value: 'FILE', help: 'the WFLW256 annotation file the predictions belong to' },
@@ -82,12 +83,19 @@ runMain(async () => {
     await openBackend(values.backend);
     const file = resolve(values.weights as string);
     let config;
+    let temperature = numberOption(values, 'temperature');
     if (values.model !== undefined) {
       if (!isModelName(values.model)) throw new UsageError(`--model must be one of ${MODEL_NAMES.join(', ')}`);
       config = modelConfig(values.model, numberOption(values, 'width') ?? 1);
-    } else config = readCheckpointInfo(file).config;
+    } else {
+      const info = readCheckpointInfo(file);
+      config = info.config;
+      temperature ??= info.state.temperature;
+    }
     const model = buildModel(config);
     loadStateDict(file, model);
+    // SepBN's attention is scored at the temperature the network was trained at.
+    model.temperature = temperature ?? 1;
     const data = resolveData(values.data as string | undefined);
     let progress: Progress | undefined;
     const predictions = await predictFile(model, data.test, {

@@ -1,0 +1,84 @@
+// node cli/bench.js conv: GFLOP/s of the tiled implicit-GEMM convolution passes (forward, input
+// gradient, weight gradient) at the model's six layer shapes, each beside the naive direct
+// kernel timed in the same run.
+import { gpuRuntime } from '../../engine/backend.ts';
+import {
+  conv2dBackwardInputLaunch, conv2dBackwardWeightLaunches, conv2dForwardLaunch, conv2dNaiveBackwardInputLaunch,
+  conv2dNaiveBackwardWeightLaunch, conv2dNaiveForwardLaunch, type Conv2dProblem,
+} from '../../engine/ops/conv2d-launch.ts';
+import { Random } from '../../engine/random.ts';
+import type { KernelLaunch } from '../../engine/webgpu/launch.ts';
+import type { WebGpuRuntime } from '../../engine/webgpu/runtime.ts';
+import { numberOption } from '../args.ts';
+import { formatTable, timeKernel, type Benchmark } from './benchmark.ts';
+import { chooseLayers } from './layer-shapes.ts';
+
+function randomBuffer(rt: WebGpuRuntime, floats: number, seed: number): GPUBuffer {
+  const rng = new Random(seed);
+  const buffer = rt.pool.acquire(floats * 4, 'bench');
+  rt.upload(buffer, Float32Array.from({ length: floats }, () => rng.uniform(-1, 1)));
+  return buffer;
+}
+
+/** Seconds per run of a list of launches (the weight gradient's split-K pass and its sum). */
+async function timeLaunches(rt: WebGpuRuntime, launches: Array<[KernelLaunch, GPUBuffer[]]>, minSeconds: number): Promise<number> {
+  if (launches.length === 1) return timeKernel(rt, launches[0][0], launches[0][1], minSeconds);
+  let total = 0;
+  for (const [launch, bindings] of launches) total += await timeKernel(rt, launch, bindings, minSeconds / launches.length);
+  return total;
+}
+
+export const benchmark: Benchmark = {
+  name: 'conv',
+  summary: 'GFLOP/s of the tiled convolution passes at the six model layer shapes (batch 8), beside the naive direct kernels',
+  options: {
+    batch: { type: 'string', value: 'N', default: '8', help: 'batch size' },
+    layers: { type: 'string', value: 'LIST', help: 'comma-separated layer numbers (default: 1,2,3,4,5,6)' },
+    json: { type: 'boolean', help: 'print JSON' },
+  },
+  async run(values) {
+    const rt = gpuRuntime();
+    const N = numberOption(values, 'batch') ?? 8;
+    const results = [];
+    for (const l of chooseLayers(values.layers)) {
+      const p: Conv2dProblem = { N, Ci: l.inChannels, H: l.size, W: l.size, Co: l.outChannels, KH: 3, KW: 3, stride: 1, pad: 1, hasBias: true, activation: 'none', slope: 0 };
+      const x = randomBuffer(rt, N * p.Ci * l.size * l.size, 1);
+      const w = randomBuffer(rt, p.Co * p.Ci * 9, 2);
+      const bias = randomBuffer(rt, p.Co, 3);
+      const y = randomBuffer(rt, N * p.Co * l.size * l.size, 4);
+      const dx = rt.pool.acquire(N * p.Ci * l.size * l.size * 4, 'bench dx');
+      const dw = rt.pool.acquire(p.Co * p.Ci * 9 * 4, 'bench dw');
+      const plan = conv2dBackwardWeightLaunches(p);
+      const scratch = rt.pool.acquire(Math.max(plan.scratchFloats, 4) * 4, 'bench scratch');
+      const weightLaunches: Array<[KernelLaunch, GPUBuffer[]]> =
+        plan.launches.length === 1 ? [[plan.launches[0], [x, y, dw]]] : [[plan.launches[0], [x, y, scratch]], [plan.launches[1], [scratch, dw]]];
+      const passes: Array<{ pass: string; tiled: Array<[KernelLaunch, GPUBuffer[]]>; naive: [KernelLaunch, GPUBuffer[]] }> = [
+        { pass: 'forward', tiled: [[conv2dForwardLaunch(p), [x, w, bias, y]]], naive: [conv2dNaiveForwardLaunch(p), [x, w, bias, y]] },
+        { pass: 'grad input', tiled: [[conv2dBackwardInputLaunch(p), [y, w, dx]]], naive: [conv2dNaiveBackwardInputLaunch(p), [y, w, dx]] },
+        { pass: 'grad weight', tiled: weightLaunches, naive: [conv2dNaiveBackwardWeightLaunch(p), [x, y, dw]] },
+      ];
+      const flops = 2 * N * p.Co * p.Ci * 9 * l.size * l.size;
+      for (const { pass, tiled, naive } of passes) {
+        const tiledSeconds = await timeLaunches(rt, tiled, 0.5);
+        const naiveSeconds = await timeKernel(rt, naive[0], naive[1], 0);
+        results.push({
+          layer: l.layer, pass, shape: `x[${N},${p.Ci},${l.size},${l.size}] w[${p.Co},${p.Ci},3,3]`,
+          tiledMs: tiledSeconds * 1e3, naiveMs: naiveSeconds * 1e3,
+          tiledGflops: flops / tiledSeconds / 1e9, naiveGflops: flops / naiveSeconds / 1e9, speedup: naiveSeconds / tiledSeconds,
+        });
+        if (!values.json) process.stderr.write(`  layer ${l.layer} ${pass}: ${(naiveSeconds / tiledSeconds).toFixed(1)}x\n`);
+      }
+      for (const b of [x, w, bias, y, dx, dw, scratch]) rt.pool.release(b);
+    }
+    if (!values.json) {
+      process.stdout.write(`adapter: ${rt.adapter.description || rt.adapter.device} (${rt.adapter.kind}); 3x3 stride 1 pad 1 with bias, batch ${N}\n`);
+      process.stdout.write(
+        formatTable(
+          ['layer', 'pass', 'shape', 'tiled ms', 'tiled GFLOP/s', 'naive ms', 'naive GFLOP/s', 'speed-up'],
+          results.map((r) => [String(r.layer), r.pass, r.shape, r.tiledMs, r.tiledGflops, r.naiveMs, r.naiveGflops, `${r.speedup.toFixed(1)}x`]),
+        ),
+      );
+    }
+    return { benchmark: 'conv', adapter: rt.adapter, batch: N, results };
+  },
+};
