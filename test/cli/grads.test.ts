@@ -16,8 +16,10 @@ import { saveStateDict } from '../../nn/state-dict.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'sepbn-grads-'));
-const WIDTH = 32;
-const N = 3;
+// SEPBN_FULL_SIZE=1 runs the full-size networks at batch 2 (minutes: the reference is Float64 JavaScript).
+const FULL = process.env.SEPBN_FULL_SIZE === '1';
+const WIDTH = FULL ? 1 : 32;
+const N = FULL ? 2 : 3;
 /** The grads command's SGD learning rate. */
 const LR = 1e-3;
 
