@@ -46,6 +46,11 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     rest = rest / d;
   }
   var acc = 0.0;
+  if (params.reducedRank == 1u) {
+    // One run of reduced axes (a mean over H, W): no index arithmetic per element.
+    let stride = at(params.reducedStrides, 0u);
+    for (var r = lid; r < params.reduceCount; r += WORKGROUP_SIZE) { acc += x[base + r * stride]; }
+  } else {
   for (var r = lid; r < params.reduceCount; r += WORKGROUP_SIZE) {
     var rr = r;
     var offset = base;
@@ -55,6 +60,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
       rr = rr / d;
     }
     acc += x[offset];
+  }
   }
   partial[lid] = acc;
   workgroupBarrier();

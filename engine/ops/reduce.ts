@@ -2,6 +2,7 @@
 // broadcast). sum's backward is broadcastTo and broadcastTo's is sumTo, so each is two lines.
 import { broadcastShapes, broadcastStrides, formatShape, normaliseAxes, sameShape, sizeOf, stridesOf, type Shape } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
+import { elementwiseGrid } from '../webgpu/grid.ts';
 import { packUniforms } from '../webgpu/launch.ts';
 import { scale } from './arith.ts';
 import { apply, defineOp } from './op.ts';
@@ -11,6 +12,8 @@ import type { OpWitness } from './witness.ts';
 const MAX_RANK = 8;
 const SUM_WORKGROUP = 64;
 const MAX_PER_DIMENSION = 65535;
+/** Up to this many elements per output, one invocation sums them alone (sum_short.wgsl). */
+const SHORT_REDUCTION = 32;
 
 interface SumAttrs {
   axes: number[];
@@ -75,18 +78,33 @@ export const sumOp = defineOp<SumAttrs>({
     const plan = reductionPlan(x.shape, axes);
     if (plan.kept.shape.length > MAX_RANK || plan.reduced.shape.length > MAX_RANK) throw new Error(`sum: too many axes after merging for ${formatShape(x.shape)}`);
     const pad = (v: number[]) => [...v, ...new Array(MAX_RANK - v.length).fill(0)];
+    const axesShapes = [...pad(plan.kept.shape), ...pad(plan.kept.strides), ...pad(plan.reduced.shape), ...pad(plan.reduced.strides)];
+    const describe = `sum [${x.shape}] over axes [${axes}]`;
+    if (plan.reduceCount <= SHORT_REDUCTION) {
+      // Few elements per output: one invocation each (sum_short.wgsl).
+      const grid = elementwiseGrid(plan.outputs, SUM_WORKGROUP);
+      rt.dispatch(
+        {
+          kernel: 'sum_short',
+          constants: { WORKGROUP_SIZE: SUM_WORKGROUP },
+          access: ['read', 'read_write'],
+          uniforms: packUniforms([plan.outputs, plan.reduceCount, plan.kept.shape.length, plan.reduced.shape.length, { f32: scale }, grid.rowStride, 0, 0, ...axesShapes]),
+          workgroups: grid.workgroups,
+          describe,
+        },
+        [x.buffer, out.buffer],
+      );
+      return;
+    }
     const groupsX = Math.min(plan.outputs, MAX_PER_DIMENSION);
     rt.dispatch(
       {
         kernel: 'sum',
         constants: { WORKGROUP_SIZE: SUM_WORKGROUP },
         access: ['read', 'read_write'],
-        uniforms: packUniforms([
-          plan.outputs, plan.reduceCount, plan.kept.shape.length, plan.reduced.shape.length, { f32: scale }, groupsX, 0, 0,
-          ...pad(plan.kept.shape), ...pad(plan.kept.strides), ...pad(plan.reduced.shape), ...pad(plan.reduced.strides),
-        ]),
+        uniforms: packUniforms([plan.outputs, plan.reduceCount, plan.kept.shape.length, plan.reduced.shape.length, { f32: scale }, groupsX, 0, 0, ...axesShapes]),
         workgroups: [groupsX, Math.ceil(plan.outputs / groupsX), 1],
-        describe: `sum [${x.shape}] over axes [${axes}]`,
+        describe,
       },
       [x.buffer, out.buffer],
     );
@@ -144,6 +162,8 @@ export const witnesses: OpWitness[] = [
       { label: '[2,3,5,7] axes [0,2,3] (BN statistics)', inputs: [{ shape: [2, 3, 5, 7] }], call: ([x]) => sum(x, [0, 2, 3]) },
       { label: '[4,130] axis 1 (longer than a workgroup)', inputs: [{ shape: [4, 130] }], call: ([x]) => sum(x, 1, true) },
       { label: '[3,4] all', inputs: [{ shape: [3, 4] }], call: ([x]) => sum(x) },
+      { label: '[5,3,7] axis 1 (short: one invocation per output)', inputs: [{ shape: [5, 3, 7] }], call: ([x]) => sum(x, 1) },
+      { label: '[3,2,40,2] axes [0,2] (two reduced runs)', inputs: [{ shape: [3, 2, 40, 2] }], call: ([x]) => sum(x, [0, 2]) },
     ],
   },
   {

@@ -133,7 +133,9 @@ function sepBnCase(label: string, N: number, C: number, HW: [number, number], K:
     const running = { means: t.slice(3 + 2 * K, 3 + 3 * K), vars: t.slice(3 + 3 * K, 3 + 4 * K) };
     return (mode === 'eval-fused' ? sepBatchNormEval : sepBatchNormEvalComposite)(t[0], w, running, options).y;
   };
-  return { label: `${label} ${mode}`, inputs, call, gpuTolerance: 2e-5 };
+  // The attention's gradient is a difference of near-equal terms (softmax backward: d_k minus
+  // its a-weighted mean, divided by T), so in f32 it keeps fewer digits than the rest.
+  return { label: `${label} ${mode}`, inputs, call, gpuTolerance: temperature >= 5 ? 1e-4 : 2e-5 };
 }
 
 export const witnesses: OpWitness[] = [
