@@ -1,8 +1,11 @@
 // Reverse mode over the define-by-run tape: visit the graph behind a tensor in reverse topological
 // order, call each node's backward rule, and sum gradients where a tensor fans out (so shared
 // inputs just work). Leaves that require grad accumulate into .grad (+=, as PyTorch does).
+// A rule may return a gradient that only broadcasts to its input's shape; it is added to the
+// input's other gradients by broadcasting and expanded only when a full tensor is needed.
 import { add } from './ops/arith.ts';
-import { formatShape, sameShape } from './shape.ts';
+import { broadcastTo } from './ops/reduce.ts';
+import { broadcastShapes, formatShape, sameShape } from './shape.ts';
 import { noGrad, Tensor } from './tensor.ts';
 import { onesLike } from './create.ts';
 
@@ -48,17 +51,19 @@ export function backward(root: Tensor, options: BackwardOptions = {}): void {
       const grad = grads.get(t.id);
       if (!grad) continue;
       grads.delete(t.id);
-      options.onNode?.(t, grad);
+      // A gradient may arrive unbroadcast (from a sum); rules and leaves get the full shape.
+      const full = sameShape(grad.shape, t.shape) ? grad : broadcastTo(grad, t.shape);
+      options.onNode?.(t, full);
       if (!t.node) {
-        accumulateLeaf(t, grad);
+        accumulateLeaf(t, full);
         continue;
       }
-      if (options.retainGrads) accumulateLeaf(t, grad);
-      const inputGrads = t.node.backward(grad);
+      if (options.retainGrads) accumulateLeaf(t, full);
+      const inputGrads = t.node.backward(full);
       t.node.inputs.forEach((input, i) => {
         const g = inputGrads[i];
         if (!g || !input.requiresGrad) return;
-        if (!sameShape(g.shape, input.shape)) {
+        if (!sameShape(broadcastShapes(`backward of ${t.node!.op}`, g.shape, input.shape), input.shape)) {
           throw new Error(`backward of ${t.node!.op}: gradient for input ${i} has shape ${formatShape(g.shape)}, input has ${formatShape(input.shape)}`);
         }
         const previous = grads.get(input.id);

@@ -109,11 +109,13 @@ export const sumOp = defineOp<SumAttrs>({
       [x.buffer, out.buffer],
     );
   },
-  // d(scale * sum x)/dx = scale, broadcast back over the reduced axes.
+  // d(scale * sum x)/dx = scale, broadcast back over the reduced axes. The gradient is returned
+  // unbroadcast ([..., 1, ...]); the tape adds it to x's other gradients by broadcasting and
+  // expands it only where a full-size tensor is needed, so SepBN's pooled-input gradient costs
+  // no extra pass over x.
   backward: ({ grad, inputs: [x], attrs: { axes, scale: s } }) => {
     const g = grad.reshape(keptShape(x.shape, axes, true));
-    const spread = broadcastTo(g, x.shape);
-    return [s === 1 ? spread : scale(spread, s)];
+    return [s === 1 ? g : scale(g, s)];
   },
 });
 
