@@ -79,20 +79,25 @@ fn main(@builtin(local_invocation_id) localId: vec3u,
   let loadK = threadIndex % TILE_K;
   var acc: array<array<vec4<f32>, MAX_THREAD_N / 4u>, MAX_THREAD_M>;
 
+  // This invocation's pixel k = (image, oh, ow) is decoded once and then stepped by TILE_K: dividing
+  // by a value known only at run time costs a CPU driver one scalar division per SIMD lane, as
+  // much as a k step's multiply-adds on the narrow first layers.
+  var image = (kBegin + loadK) / outPlane;
+  var oh = (kBegin + loadK) % outPlane / params.outWidth;
+  var ow = (kBegin + loadK) % params.outWidth;
   for (var k0 = kBegin; k0 < kEnd; k0 += TILE_K) {
     let k = k0 + loadK;
     let kValid = k < kEnd;
-    let b = k / outPlane;
-    let pixel = k % outPlane;
-    let windowRow = i32((pixel / params.outWidth) * STRIDE) - i32(params.pad);
-    let windowCol = i32((pixel % params.outWidth) * STRIDE) - i32(params.pad);
+    let pixel = oh * params.outWidth + ow;
+    let windowRow = i32(oh * STRIDE) - i32(params.pad);
+    let windowCol = i32(ow * STRIDE) - i32(params.pad);
     // A: 4 output channels of dy at this invocation's pixel per unit.
     for (var m4 = threadIndex / TILE_K; m4 < TILE_M / 4u; m4 += THREADS / TILE_K) {
       var value = vec4<f32>();
       for (var i = 0u; i < 4u; i++) {
         let m = m0 + 4u * m4 + i;
         if (kValid && m < totalM) {
-          value[i] = dy[(b * totalM + m) * outPlane + pixel];
+          value[i] = dy[(image * totalM + m) * outPlane + pixel];
         }
       }
       tileA[loadK * (TILE_M / 4u) + m4] = value;
@@ -107,10 +112,19 @@ fn main(@builtin(local_invocation_id) localId: vec3u,
         let inCol = windowCol + i32(tap % KERNEL_W);
         if (kValid && n < totalN && inRow >= 0 && inRow < i32(params.inHeight) && inCol >= 0 &&
             inCol < i32(params.inWidth)) {
-          value[j] = x[(b * params.inChannels + n / taps) * inPlane + u32(inRow) * params.inWidth + u32(inCol)];
+          value[j] = x[(image * params.inChannels + n / taps) * inPlane + u32(inRow) * params.inWidth + u32(inCol)];
         }
       }
       tileB[loadK * (TILE_N / 4u) + n4] = value;
+    }
+    ow += TILE_K;
+    while (ow >= params.outWidth) {
+      ow -= params.outWidth;
+      oh++;
+    }
+    while (oh >= params.outHeight) {
+      oh -= params.outHeight;
+      image++;
     }
     workgroupBarrier();
     for (var kk = 0u; kk < TILE_K; kk++) {

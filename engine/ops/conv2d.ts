@@ -177,6 +177,7 @@ export const witnesses: OpWitness[] = [
       convCase('5x5 s2 p2 x[1,3,9,8] -> 2', [1, 3, 9, 8], [2, 3, 5, 5], { stride: 2, pad: 2, bias: true }),
       convCase('2x3 s1 p0 x[2,2,5,6] -> 3', [2, 2, 5, 6], [3, 2, 2, 3], {}),
       convCase('3x3 s1 p1 x[2,3,25,23] -> 5 (split-K weight gradient)', [2, 3, 25, 23], [5, 3, 3, 3], { pad: 1, bias: true }),
+      convCase('3x3 s1 p1 x[1,3,9,10] -> 36 (K = 27 staged in one k step, 64x32 weight-gradient tile)', [1, 3, 9, 10], [36, 3, 3, 3], { pad: 1, bias: true }),
       convCase('3x3 s1 p1 + bias + leaky_relu x[2,4,6,7] -> 70 (crosses a 64 tile)', [2, 4, 6, 7], [70, 4, 3, 3], { pad: 1, bias: true, leakySlope: 0.01 }),
     ].map((c) => ({ ...c, gpuTolerance: 2e-5 })),
   },

@@ -96,6 +96,23 @@ t.test('weight gradient splits cover the reduction and size the scratch', async 
   t.equal(conv2dBackwardWeightLaunches(model(1024, 2048, 4)).splits, 1, 'the last layer has tiles enough');
 });
 
+t.test('tile choice: the longest k step that fits, a short reduction staged whole', async (t) => {
+  const first = conv2dForwardLaunch(model(3, 64, 128));
+  t.same([constant(first, 'TILE_M'), constant(first, 'TILE_N'), constant(first, 'TILE_K')], [64, 64, 28],
+    'the first layer stages its 27-long reduction in one k step');
+  const firstWeight = conv2dBackwardWeightLaunches(model(3, 64, 128)).launches[0]!;
+  t.same([constant(firstWeight, 'TILE_N'), constant(firstWeight, 'THREAD_N'), constant(firstWeight, 'TILE_K')], [32, 8, 32],
+    'the 27 weight-gradient columns take a 32-wide tile with 8x8 blocks and k steps of 32');
+  for (const [Ci, Co, size] of vanillaLayers.slice(1)) {
+    const p = model(Ci, Co, size);
+    for (const launch of [conv2dForwardLaunch(p), conv2dBackwardInputLaunch(p), conv2dBackwardWeightLaunches(p).launches[0]!]) {
+      const tileK = constant(launch, 'TILE_K');
+      const doubled = 2 * tileK * (constant(launch, 'TILE_M') + constant(launch, 'TILE_N')) * 4;
+      t.ok(tileK === 32 || doubled > WORKGROUP_STORAGE_BYTES, `${launch.kernel} ${launch.describe}: k step ${tileK} is the longest that fits`);
+    }
+  }
+});
+
 t.test('naive launches have one invocation per output', async (t) => {
   for (const p of problems) {
     const { Ho, Wo } = conv2dOutputSize(p);
