@@ -1,7 +1,7 @@
 // The Vanilla CNN for 98 WFLW landmarks on 128x128 input: six [conv3x3 -> (BN | SepBN) ->
 // LeakyReLU -> maxpool2x2] stages, 64..2048 channels (divided by the width divisor), then
 // fc1 (8192 -> 2048) -> LeakyReLU -> fc2 (2048 -> 196). Without normalisation the LeakyReLU runs
-// in the convolution's epilogue.
+// in the convolution's epilogue, otherwise in the normalisation's last pass.
 import { leakyRelu } from '../engine/ops/arith.ts';
 import { maxPool2d } from '../engine/ops/pooling.ts';
 import { formatShape } from '../engine/shape.ts';
@@ -82,7 +82,8 @@ export class VanillaCnn extends Module {
     let x = images;
     this.convs.forEach((conv, i) => {
       const norm = this.norms[i];
-      x = norm ? leakyRelu(norm.forward(conv.forward(x)), LEAKY_SLOPE) : conv.forward(x, LEAKY_SLOPE);
+      // The LeakyReLU runs inside the last pass of the normalisation, or of the convolution.
+      x = norm ? norm.forward(conv.forward(x), LEAKY_SLOPE) : conv.forward(x, LEAKY_SLOPE);
       x = maxPool2d(x, 2);
     });
     const flat = x.reshape([x.shape[0], -1]);

@@ -3,7 +3,8 @@
 // gamma and beta are per channel (BatchNorm: gammaStrideN = 0) or per sample and channel (SepBN's
 // mixed affine: gammaStrideN = C). With statsMode 0 the statistics come from `mean` and
 // `variance` ([C], biased); with statsMode 1 they are ignored (mean 0, invstd 1), which makes this
-// the per-sample channel affine y = x * gamma + beta used in eval mode.
+// the per-sample channel affine y = x * gamma + beta used in eval mode. With leaky = 1 the
+// LeakyReLU that follows the normalisation in the network runs here too (one pass, not two).
 // Buffers: x (NCHW), mean, variance ([C]), gamma, beta ([N or 1, C]), y (NCHW).
 // Dispatch: ceil(N*C*HW / 256) workgroups folded into x and y.
 
@@ -17,7 +18,8 @@ struct Params {
   eps: f32,
   statsMode: u32,
   rowStride: u32,
-  pad0: u32,
+  leaky: u32,
+  slope: f32,
 }
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
@@ -40,5 +42,6 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   if (params.statsMode == 0u) {
     xhat = (xhat - mean[c]) * inverseSqrt(variance[c] + params.eps);
   }
-  y[i] = xhat * gamma[g] + beta[g];
+  let r = xhat * gamma[g] + beta[g];
+  y[i] = select(r, select(r * params.slope, r, r > 0.0), params.leaky == 1u);
 }

@@ -4,7 +4,10 @@
 //   A_c = (1/M) sum_n gamma[n,c] * sum_hw dy,   B_c = (1/M) sum_n gamma[n,c] * sum_hw dy * xhat,
 // M = N*H*W: the mean of dxhat and of dxhat * xhat over the channel (the terms through mean and
 // variance). A and B are computed on [N, C] tensors from the reduction's sums.
-// Buffers: x, dy (NCHW), mean, variance ([C]), gamma ([N or 1, C]), A, B ([C]), dx (NCHW).
+// With leaky = 1, dy is the gradient of the LeakyReLU that followed in the forward pass and is first
+// masked by (output > 0 ? 1 : slope), as in batch_norm_backward_reduce.wgsl.
+// Buffers: x, dy (NCHW), mean, variance ([C]), gamma ([N or 1, C]), A, B ([C]), output (NCHW,
+// read when leaky), dx (NCHW).
 // Dispatch: ceil(N*C*HW / 256) workgroups folded into x and y.
 
 override WORKGROUP_SIZE: u32 = 256u;
@@ -16,8 +19,8 @@ struct Params {
   gammaStrideN: u32,
   eps: f32,
   rowStride: u32,
-  pad0: u32,
-  pad1: u32,
+  leaky: u32,
+  slope: f32,
 }
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
@@ -27,8 +30,9 @@ struct Params {
 @group(0) @binding(4) var<storage, read> gamma: array<f32>;
 @group(0) @binding(5) var<storage, read> coefA: array<f32>;
 @group(0) @binding(6) var<storage, read> coefB: array<f32>;
-@group(0) @binding(7) var<storage, read_write> dx: array<f32>;
-@group(0) @binding(8) var<uniform> params: Params;
+@group(0) @binding(7) var<storage, read> output: array<f32>;
+@group(0) @binding(8) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(9) var<uniform> params: Params;
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
@@ -40,5 +44,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let invstd = inverseSqrt(variance[c] + params.eps);
   let xhat = (x[i] - mean[c]) * invstd;
   let g = gamma[n * params.gammaStrideN + c];
-  dx[i] = invstd * (g * dy[i] - coefA[c] - xhat * coefB[c]);
+  var grad = dy[i];
+  if (params.leaky == 1u) { grad = select(grad * params.slope, grad, output[i] > 0.0); }
+  dx[i] = invstd * (g * grad - coefA[c] - xhat * coefB[c]);
 }

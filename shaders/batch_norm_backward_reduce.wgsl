@@ -2,8 +2,11 @@
 //   sumDy[n, c]     = sum_hw dy          (= dbeta[n, c])
 //   sumDyXhat[n, c] = sum_hw dy * xhat   (= dgamma[n, c])
 // with xhat recomputed from x and the saved statistics (statsMode 1: xhat = x, for the eval affine).
+// With leaky = 1 the layer's output went through a LeakyReLU in the same pass, and dy is the
+// gradient of that output: it is first masked by (output > 0 ? 1 : slope).
 // Everything else the backward needs is a small [N, C] computation on these sums.
-// Buffers: x (NCHW), dy (NCHW), mean, variance ([C], biased), sumDy, sumDyXhat ([N, C]).
+// Buffers: x (NCHW), dy (NCHW), mean, variance ([C], biased), output (NCHW, read when leaky),
+// sumDy, sumDyXhat ([N, C]).
 // Dispatch: one workgroup per (n, c): (N*C folded into x and y).
 
 override WORKGROUP_SIZE: u32 = 64u;
@@ -15,17 +18,18 @@ struct Params {
   rowStride: u32,
   eps: f32,
   statsMode: u32,
-  pad0: u32,
-  pad1: u32,
+  leaky: u32,
+  slope: f32,
 }
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> dy: array<f32>;
 @group(0) @binding(2) var<storage, read> mean: array<f32>;
 @group(0) @binding(3) var<storage, read> variance: array<f32>;
-@group(0) @binding(4) var<storage, read_write> sumDy: array<f32>;
-@group(0) @binding(5) var<storage, read_write> sumDyXhat: array<f32>;
-@group(0) @binding(6) var<uniform> params: Params;
+@group(0) @binding(4) var<storage, read> output: array<f32>;
+@group(0) @binding(5) var<storage, read_write> sumDy: array<f32>;
+@group(0) @binding(6) var<storage, read_write> sumDyXhat: array<f32>;
+@group(0) @binding(7) var<uniform> params: Params;
 
 var<workgroup> partialDy: array<f32, WORKGROUP_SIZE>;
 var<workgroup> partialDyXhat: array<f32, WORKGROUP_SIZE>;
@@ -45,7 +49,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   var dySum = 0.0;
   var dyXhat = 0.0;
   for (var i = lid; i < params.HW; i += WORKGROUP_SIZE) {
-    let g = dy[base + i];
+    var g = dy[base + i];
+    if (params.leaky == 1u) { g = select(g * params.slope, g, output[base + i] > 0.0); }
     dySum += g;
     dyXhat += g * (x[base + i] - center) * invstd;
   }

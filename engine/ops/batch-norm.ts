@@ -14,7 +14,7 @@ import { formatShape, type Shape } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
 import { elementwiseGrid } from '../webgpu/grid.ts';
 import { packUniforms } from '../webgpu/launch.ts';
-import { add, mul, rsqrt, scale, sub } from './arith.ts';
+import { add, leakyRelu, leakyReluBackwardOp, mul, rsqrt, scale, sub } from './arith.ts';
 import { apply, applyAll, defineOp, type CpuView } from './op.ts';
 import { mean, sum } from './reduce.ts';
 import { positive, type OpWitness } from './witness.ts';
@@ -73,8 +73,8 @@ function cpuStats(x: CpuView, { N, C, HW }: Dims, mean: Float64Array, variance: 
   }
 }
 
-/** y = (x - mean) / sqrt(var + eps) * gamma + beta, or y = x * gamma + beta without statistics. */
-function cpuApply(x: CpuView, gamma: CpuView, beta: CpuView, { N, C, HW }: Dims, y: Float64Array, eps: number, stats?: [Float64Array, Float64Array]) {
+/** y = (x - mean) / sqrt(var + eps) * gamma + beta (or x * gamma + beta without statistics), then the optional LeakyReLU. */
+function cpuApply(x: CpuView, gamma: CpuView, beta: CpuView, { N, C, HW }: Dims, y: Float64Array, eps: number, slope: number | undefined, stats?: [Float64Array, Float64Array]) {
   const stride = gamma.shape[0] === 1 ? 0 : C;
   for (let n = 0; n < N; n++) {
     for (let c = 0; c < C; c++) {
@@ -84,20 +84,21 @@ function cpuApply(x: CpuView, gamma: CpuView, beta: CpuView, { N, C, HW }: Dims,
       const b = beta.data[n * stride + c];
       for (let i = 0; i < HW; i++) {
         const k = (n * C + c) * HW + i;
-        y[k] = (x.data[k] - m) * invstd * g + b;
+        const r = (x.data[k] - m) * invstd * g + b;
+        y[k] = slope !== undefined && r <= 0 ? r * slope : r;
       }
     }
   }
 }
 
-function dispatchApply(rt: import('../webgpu/runtime.ts').WebGpuRuntime, d: Dims, gammaStride: number, eps: number, withStats: boolean, buffers: GPUBuffer[], describe: string) {
+function dispatchApply(rt: import('../webgpu/runtime.ts').WebGpuRuntime, d: Dims, gammaStride: number, eps: number, slope: number | undefined, withStats: boolean, buffers: GPUBuffer[], describe: string) {
   const total = d.N * d.C * d.HW;
   const grid = elementwiseGrid(total);
   rt.dispatch(
     {
       kernel: 'batch_norm_apply',
       access: ['read', 'read', 'read', 'read', 'read', 'read_write'],
-      uniforms: packUniforms([total, d.C, d.HW, gammaStride, { f32: eps }, withStats ? 0 : 1, grid.rowStride, 0]),
+      uniforms: packUniforms([total, d.C, d.HW, gammaStride, { f32: eps }, withStats ? 0 : 1, grid.rowStride, slope === undefined ? 0 : 1, { f32: slope ?? 0 }]),
       workgroups: grid.workgroups,
       describe,
     },
@@ -105,15 +106,26 @@ function dispatchApply(rt: import('../webgpu/runtime.ts').WebGpuRuntime, d: Dims
   );
 }
 
+/** The gradient through the optional LeakyReLU that followed: g where the output is positive, slope * g elsewhere. */
+function maskedGrad(g: number, output: number, slope: number | undefined): number {
+  return slope !== undefined && !(output > 0) ? g * slope : g;
+}
+
+interface NormAttrs {
+  eps: number;
+  /** Set when a LeakyReLU with this negative slope is fused after the normalisation. */
+  slope?: number;
+}
+
 /** Per (sample, channel) sums of dy and dy * xhat (xhat = x without statistics). */
-export const batchNormBackwardSumsOp = defineOp<{ eps: number }>({
+export const batchNormBackwardSumsOp = defineOp<NormAttrs>({
   name: 'batch_norm_backward_sums',
-  inputs: ['x', 'grad', 'mean?', 'variance?'],
+  inputs: ['x', 'grad', 'output', 'mean?', 'variance?'],
   outputShapes: ([x]) => {
     const { N, C } = dims('batch_norm_backward_sums', x);
     return [[N, C], [N, C]];
   },
-  cpu: ([x, dy, m, v], [sumDy, sumDyXhat], { eps }) => {
+  cpu: ([x, dy, out, m, v], [sumDy, sumDyXhat], { eps, slope }) => {
     const { N, C, HW } = dims('batch_norm_backward_sums', x.shape);
     for (let nc = 0; nc < N * C; nc++) {
       const c = nc % C;
@@ -122,7 +134,7 @@ export const batchNormBackwardSumsOp = defineOp<{ eps: number }>({
       let a = 0;
       let b = 0;
       for (let i = 0; i < HW; i++) {
-        const g = dy.data[nc * HW + i];
+        const g = maskedGrad(dy.data[nc * HW + i], out.data[nc * HW + i], slope);
         a += g;
         b += g * (x.data[nc * HW + i] - center) * invstd;
       }
@@ -130,7 +142,7 @@ export const batchNormBackwardSumsOp = defineOp<{ eps: number }>({
       sumDyXhat.data[nc] = b;
     }
   },
-  webgpu: (rt, [x, dy, m, v], [sumDy, sumDyXhat], { eps }) => {
+  webgpu: (rt, [x, dy, out, m, v], [sumDy, sumDyXhat], { eps, slope }) => {
     const { N, C, HW } = dims('batch_norm_backward_sums', x.shape);
     const NC = N * C;
     const groupsX = Math.min(NC, MAX_PER_DIMENSION);
@@ -138,22 +150,22 @@ export const batchNormBackwardSumsOp = defineOp<{ eps: number }>({
       {
         kernel: 'batch_norm_backward_reduce',
         constants: { WORKGROUP_SIZE: SUMS_WORKGROUP },
-        access: ['read', 'read', 'read', 'read', 'read_write', 'read_write'],
-        uniforms: packUniforms([NC, C, HW, groupsX, { f32: eps }, m ? 0 : 1, 0, 0]),
+        access: ['read', 'read', 'read', 'read', 'read', 'read_write', 'read_write'],
+        uniforms: packUniforms([NC, C, HW, groupsX, { f32: eps }, m ? 0 : 1, slope === undefined ? 0 : 1, { f32: slope ?? 0 }]),
         workgroups: [groupsX, Math.ceil(NC / groupsX), 1],
-        describe: `batch_norm_backward_reduce x[${x.shape}]`,
+        describe: `batch_norm_backward_reduce x[${x.shape}]${slope === undefined ? '' : ' after leaky_relu'}`,
       },
-      [x.buffer, dy.buffer, m?.buffer ?? rt.placeholder, v?.buffer ?? rt.placeholder, sumDy.buffer, sumDyXhat.buffer],
+      [x.buffer, dy.buffer, m?.buffer ?? rt.placeholder, v?.buffer ?? rt.placeholder, out.buffer, sumDy.buffer, sumDyXhat.buffer],
     );
   },
 });
 
 /** dx = (gamma * g - A_c - xhat * B_c) / sqrt(var_c + eps). */
-export const batchNormBackwardInputOp = defineOp<{ eps: number }>({
+export const batchNormBackwardInputOp = defineOp<NormAttrs>({
   name: 'batch_norm_backward_input',
-  inputs: ['x', 'grad', 'mean', 'variance', 'gamma', 'A', 'B'],
+  inputs: ['x', 'grad', 'mean', 'variance', 'gamma', 'A', 'B', 'output'],
   outputShapes: ([x]) => [x],
-  cpu: ([x, dy, m, v, gamma, A, B], [dx], { eps }) => {
+  cpu: ([x, dy, m, v, gamma, A, B, out], [dx], { eps, slope }) => {
     const { N, C, HW } = dims('batch_norm_backward_input', x.shape);
     const stride = gamma.shape[0] === 1 ? 0 : C;
     for (let n = 0; n < N; n++) {
@@ -163,24 +175,24 @@ export const batchNormBackwardInputOp = defineOp<{ eps: number }>({
         for (let i = 0; i < HW; i++) {
           const k = (n * C + c) * HW + i;
           const xhat = (x.data[k] - m.data[c]) * invstd;
-          dx.data[k] = invstd * (g * dy.data[k] - A.data[c] - xhat * B.data[c]);
+          dx.data[k] = invstd * (g * maskedGrad(dy.data[k], out.data[k], slope) - A.data[c] - xhat * B.data[c]);
         }
       }
     }
   },
-  webgpu: (rt, [x, dy, m, v, gamma, A, B], [dx], { eps }) => {
+  webgpu: (rt, [x, dy, m, v, gamma, A, B, out], [dx], { eps, slope }) => {
     const d = dims('batch_norm_backward_input', x.shape);
     const total = d.N * d.C * d.HW;
     const grid = elementwiseGrid(total);
     rt.dispatch(
       {
         kernel: 'batch_norm_backward_apply',
-        access: ['read', 'read', 'read', 'read', 'read', 'read', 'read', 'read_write'],
-        uniforms: packUniforms([total, d.C, d.HW, gamma.shape[0] === 1 ? 0 : d.C, { f32: eps }, grid.rowStride, 0, 0]),
+        access: ['read', 'read', 'read', 'read', 'read', 'read', 'read', 'read', 'read_write'],
+        uniforms: packUniforms([total, d.C, d.HW, gamma.shape[0] === 1 ? 0 : d.C, { f32: eps }, grid.rowStride, slope === undefined ? 0 : 1, { f32: slope ?? 0 }]),
         workgroups: grid.workgroups,
-        describe: `batch_norm_backward_apply x[${x.shape}] gamma[${gamma.shape}]`,
+        describe: `batch_norm_backward_apply x[${x.shape}] gamma[${gamma.shape}]${slope === undefined ? '' : ' after leaky_relu'}`,
       },
-      [x.buffer, dy.buffer, m.buffer, v.buffer, gamma.buffer, A.buffer, B.buffer, dx.buffer],
+      [x.buffer, dy.buffer, m.buffer, v.buffer, gamma.buffer, A.buffer, B.buffer, out.buffer, dx.buffer],
     );
   },
 });
@@ -190,8 +202,8 @@ function toParamShape(sums: Tensor, param: Tensor): Tensor {
   return param.shape[0] === 1 && sums.shape[0] !== 1 ? sum(sums, 0, true) : sums;
 }
 
-/** Training-mode batch norm: outputs y, then the batch mean and biased variance ([C] each). */
-export const batchNormTrainOp = defineOp<{ eps: number }>({
+/** Training-mode batch norm (then the optional LeakyReLU): outputs y, then the batch mean and biased variance ([C] each). */
+export const batchNormTrainOp = defineOp<NormAttrs>({
   name: 'batch_norm_train',
   inputs: ['x', 'gamma', 'beta'],
   outputShapes: ([x, gamma, beta]) => {
@@ -201,12 +213,12 @@ export const batchNormTrainOp = defineOp<{ eps: number }>({
     checkTrainable('batch_norm_train', x);
     return [x, [d.C], [d.C]];
   },
-  cpu: ([x, gamma, beta], [y, m, v], { eps }) => {
+  cpu: ([x, gamma, beta], [y, m, v], { eps, slope }) => {
     const d = dims('batch_norm_train', x.shape);
     cpuStats(x, d, m.data, v.data);
-    cpuApply(x, gamma, beta, d, y.data, eps, [m.data, v.data]);
+    cpuApply(x, gamma, beta, d, y.data, eps, slope, [m.data, v.data]);
   },
-  webgpu: (rt, [x, gamma, beta], [y, m, v], { eps }) => {
+  webgpu: (rt, [x, gamma, beta], [y, m, v], { eps, slope }) => {
     const d = dims('batch_norm_train', x.shape);
     rt.dispatch(
       {
@@ -220,23 +232,23 @@ export const batchNormTrainOp = defineOp<{ eps: number }>({
       [x.buffer, m.buffer, v.buffer],
     );
     const stride = affineStride('batch_norm_train', 'gamma', d, gamma.shape);
-    dispatchApply(rt, d, stride, eps, true, [x.buffer, m.buffer, v.buffer, gamma.buffer, beta.buffer, y.buffer], `batch_norm_apply x[${x.shape}] gamma[${gamma.shape}]`);
+    dispatchApply(rt, d, stride, eps, slope, true, [x.buffer, m.buffer, v.buffer, gamma.buffer, beta.buffer, y.buffer], `batch_norm_apply x[${x.shape}] gamma[${gamma.shape}]${slope === undefined ? '' : ' + leaky_relu'}`);
   },
-  backward: ({ grad, inputs: [x, gamma, beta], outputs: [, m, v], attrs: { eps }, needs }) => {
-    const [sumDy, sumDyXhat] = applyAll(batchNormBackwardSumsOp, [x, grad, m, v], { eps });
+  backward: ({ grad, inputs: [x, gamma, beta], outputs: [y, m, v], attrs, needs }) => {
+    const [sumDy, sumDyXhat] = applyAll(batchNormBackwardSumsOp, [x, grad, y, m, v], attrs);
     let dx: Tensor | null = null;
     if (needs[0]) {
       const count = x.shape[0] * x.shape[2] * x.shape[3];
       const A = scale(sum(mul(gamma, sumDy), 0), 1 / count);
       const B = scale(sum(mul(gamma, sumDyXhat), 0), 1 / count);
-      dx = apply(batchNormBackwardInputOp, [x, grad, m, v, gamma, A, B], { eps });
+      dx = apply(batchNormBackwardInputOp, [x, grad, m, v, gamma, A, B, y], attrs);
     }
     return [dx, needs[1] ? toParamShape(sumDyXhat, gamma) : null, needs[2] ? toParamShape(sumDy, beta) : null];
   },
 });
 
-/** y = x * scale[n, c] + shift[n, c]: eval-mode BatchNorm and SepBN, one fused pass. */
-export const channelAffineOp = defineOp<Record<string, never>>({
+/** y = x * scale[n, c] + shift[n, c] (then the optional LeakyReLU): eval-mode BatchNorm and SepBN, one fused pass. */
+export const channelAffineOp = defineOp<{ slope?: number }>({
   name: 'channel_affine',
   inputs: ['x', 'scale', 'shift'],
   outputShapes: ([x, s, b]) => {
@@ -245,35 +257,36 @@ export const channelAffineOp = defineOp<Record<string, never>>({
     affineStride('channel_affine', 'shift', d, b);
     return [x];
   },
-  cpu: ([x, s, b], [y]) => cpuApply(x, s, b, dims('channel_affine', x.shape), y.data, 0),
-  webgpu: (rt, [x, s, b], [y]) => {
+  cpu: ([x, s, b], [y], { slope }) => cpuApply(x, s, b, dims('channel_affine', x.shape), y.data, 0, slope),
+  webgpu: (rt, [x, s, b], [y], { slope }) => {
     const d = dims('channel_affine', x.shape);
     const stride = affineStride('channel_affine', 'scale', d, s.shape);
-    dispatchApply(rt, d, stride, 0, false, [x.buffer, rt.placeholder, rt.placeholder, s.buffer, b.buffer, y.buffer], `channel_affine x[${x.shape}] scale[${s.shape}]`);
+    dispatchApply(rt, d, stride, 0, slope, false, [x.buffer, rt.placeholder, rt.placeholder, s.buffer, b.buffer, y.buffer], `channel_affine x[${x.shape}] scale[${s.shape}]`);
   },
-  // dx = g * scale;  dscale[n,c] = sum_hw g * x;  dshift[n,c] = sum_hw g
-  backward: ({ grad, inputs: [x, s, b], needs }) => {
-    const [sumDy, sumDyX] = applyAll(batchNormBackwardSumsOp, [x, grad], { eps: 0 });
-    const dx = needs[0] ? mul(grad, s.reshape([s.shape[0], s.shape[1], 1, 1])) : null;
+  // dx = g' * scale;  dscale[n,c] = sum_hw g' * x;  dshift[n,c] = sum_hw g', g' = g through the LeakyReLU
+  backward: ({ grad, inputs: [x, s, b], outputs: [y], attrs: { slope }, needs }) => {
+    const [sumDy, sumDyX] = applyAll(batchNormBackwardSumsOp, [x, grad, y], { eps: 0, slope });
+    const masked = slope === undefined ? grad : apply(leakyReluBackwardOp, [y, grad], { slope });
+    const dx = needs[0] ? mul(masked, s.reshape([s.shape[0], s.shape[1], 1, 1])) : null;
     return [dx, needs[1] ? toParamShape(sumDyX, s) : null, needs[2] ? toParamShape(sumDy, b) : null];
   },
 });
 
-/** Fused training-mode batch norm: y, and the batch statistics for the running averages. */
-export function batchNormTrain(x: Tensor, gamma: Tensor, beta: Tensor, eps = BN_EPS): { y: Tensor; mean: Tensor; variance: Tensor } {
-  const [y, m, v] = applyAll(batchNormTrainOp, [x, gamma, beta], { eps });
+/** Fused training-mode batch norm (and LeakyReLU with `leakySlope`): y, and the batch statistics for the running averages. */
+export function batchNormTrain(x: Tensor, gamma: Tensor, beta: Tensor, eps = BN_EPS, leakySlope?: number): { y: Tensor; mean: Tensor; variance: Tensor } {
+  const [y, m, v] = applyAll(batchNormTrainOp, [x, gamma, beta], { eps, slope: leakySlope });
   return { y, mean: m, variance: v };
 }
 
-export function channelAffine(x: Tensor, scaleNC: Tensor, shiftNC: Tensor): Tensor {
-  return apply(channelAffineOp, [x, scaleNC, shiftNC], {});
+export function channelAffine(x: Tensor, scaleNC: Tensor, shiftNC: Tensor, leakySlope?: number): Tensor {
+  return apply(channelAffineOp, [x, scaleNC, shiftNC], { slope: leakySlope });
 }
 
 /**
  * The same training-mode batch norm written with primitive ops: the executable specification
  * the fused kernels are tested against, and the version to step through in a debugger.
  */
-export function batchNormTrainComposite(x: Tensor, gamma: Tensor, beta: Tensor, eps = BN_EPS): { y: Tensor; mean: Tensor; variance: Tensor } {
+export function batchNormTrainComposite(x: Tensor, gamma: Tensor, beta: Tensor, eps = BN_EPS, leakySlope?: number): { y: Tensor; mean: Tensor; variance: Tensor } {
   checkTrainable('batchNormTrainComposite', x.shape);
   const C = x.shape[1];
   const mu = mean(x, [0, 2, 3], true); //                        [1,C,1,1]
@@ -282,10 +295,12 @@ export function batchNormTrainComposite(x: Tensor, gamma: Tensor, beta: Tensor, 
   const xhat = mul(centered, rsqrt(variance, eps));
   const g = gamma.reshape([gamma.shape[0], C, 1, 1]);
   const b = beta.reshape([beta.shape[0], C, 1, 1]);
-  return { y: add(mul(xhat, g), b), mean: mu.reshape([C]), variance: variance.reshape([C]) };
+  const y = add(mul(xhat, g), b);
+  return { y: leakySlope === undefined ? y : leakyRelu(y, leakySlope), mean: mu.reshape([C]), variance: variance.reshape([C]) };
 }
 
 const trainY = ([x, g, b]: Tensor[]) => batchNormTrain(x, g, b).y;
+const trainLeakyY = ([x, g, b]: Tensor[]) => batchNormTrain(x, g, b, BN_EPS, 0.1).y;
 
 export const witnesses: OpWitness[] = [
   {
@@ -300,6 +315,8 @@ export const witnesses: OpWitness[] = [
         call: trainY,
         gpuTolerance: 2e-5,
       },
+      { label: 'x[3,5,4,3] gamma[3,5] + leaky_relu(0.1) fused', inputs: [{ shape: [3, 5, 4, 3] }, { shape: [3, 5] }, { shape: [3, 5] }], call: trainLeakyY },
+      { label: 'x[2,4,3,5] gamma[1,4] + leaky_relu(0.1) fused', inputs: [{ shape: [2, 4, 3, 5] }, { shape: [1, 4] }, { shape: [1, 4] }], call: trainLeakyY },
       {
         label: 'composite spec x[2,3,4,5] gamma[2,3]',
         inputs: [{ shape: [2, 3, 4, 5] }, { shape: [2, 3] }, { shape: [2, 3] }],
@@ -312,6 +329,7 @@ export const witnesses: OpWitness[] = [
     cases: [
       { label: 'x[2,3,4,5] scale[2,3]', inputs: [{ shape: [2, 3, 4, 5] }, { shape: [2, 3] }, { shape: [2, 3], draw: positive }], call: ([x, s, b]) => channelAffine(x, s, b) },
       { label: 'x[2,3,4,5] scale[1,3]', inputs: [{ shape: [2, 3, 4, 5] }, { shape: [1, 3] }, { shape: [1, 3] }], call: ([x, s, b]) => channelAffine(x, s, b) },
+      { label: 'x[2,3,4,5] scale[2,3] + leaky_relu(0.1)', inputs: [{ shape: [2, 3, 4, 5] }, { shape: [2, 3] }, { shape: [2, 3] }], call: ([x, s, b]) => channelAffine(x, s, b, 0.1) },
     ],
   },
 ];

@@ -39,6 +39,8 @@ export interface SepBnOptions {
   eps?: number;
   /** Slope of the attention MLP's LeakyReLU. */
   slope?: number;
+  /** Fuse the network's LeakyReLU (this negative slope) after the layer into its last pass. */
+  leakySlope?: number;
 }
 
 /** The attention a (N, G, K): which mix of the K parameter sets each sample gets, per group. */
@@ -80,7 +82,7 @@ export function sepBatchNormTrain(x: Tensor, w: SepBnWeights, options: SepBnOpti
   const attention = sepBnAttention(x, w, options);
   const gammaNC = mixAffine(attention, w.gammas);
   const betaNC = mixAffine(attention, w.betas);
-  const bn = (fused ? batchNormTrain : batchNormTrainComposite)(x, gammaNC, betaNC, options.eps ?? BN_EPS);
+  const bn = (fused ? batchNormTrain : batchNormTrainComposite)(x, gammaNC, betaNC, options.eps ?? BN_EPS, options.leakySlope);
   return { y: bn.y, attention, mean: bn.mean, variance: bn.variance };
 }
 
@@ -90,7 +92,7 @@ export function sepBatchNormEval(x: Tensor, w: SepBnWeights, running: { means: T
   const attention = sepBnAttention(x, w, options);
   const scales = w.gammas.map((g, k) => mul(g, rsqrt(running.vars[k], eps))); //    gamma_k / s_k
   const shifts = w.betas.map((b, k) => sub(b, mul(scales[k], running.means[k]))); // beta_k - gamma_k mu_k / s_k
-  const y = channelAffine(x, mixAffine(attention, scales), mixAffine(attention, shifts));
+  const y = channelAffine(x, mixAffine(attention, scales), mixAffine(attention, shifts), options.leakySlope);
   return { y, attention };
 }
 
@@ -107,12 +109,12 @@ export function sepBatchNormEvalComposite(x: Tensor, w: SepBnWeights, running: {
     return add(mul(xhat, perChannel(gamma)), perChannel(w.betas[k])); //     BN_k(x): [N, C, H, W]
   });
   const byGroup = permute(stack(outputs).reshape([K, N, G, C / G, Hh * Ww]), [1, 2, 0, 3, 4]); // [N, G, K, C/G, HW]
-  const y = sum(mul(byGroup, attention.reshape([N, G, K, 1, 1])), 2);
-  return { y: y.reshape([N, C, Hh, Ww]), attention };
+  const y = sum(mul(byGroup, attention.reshape([N, G, K, 1, 1])), 2).reshape([N, C, Hh, Ww]);
+  return { y: options.leakySlope === undefined ? y : leakyRelu(y, options.leakySlope), attention };
 }
 
 /** Witness inputs: x, K gammas, K betas, fc1, fc2 (and K running means and variances for eval). */
-function sepBnCase(label: string, N: number, C: number, HW: [number, number], K: number, groups: number, temperature: number, mode: 'train-fused' | 'train-composite' | 'eval-fused' | 'eval-composite') {
+function sepBnCase(label: string, N: number, C: number, HW: [number, number], K: number, groups: number, temperature: number, mode: 'train-fused' | 'train-composite' | 'eval-fused' | 'eval-composite', leakySlope?: number) {
   const H = Math.max(1, Math.floor(0.1 * C));
   const eval_ = mode.startsWith('eval');
   const scaleDraw = (rng: { uniform(a: number, b: number): number }) => rng.uniform(0.5, 1.5);
@@ -128,7 +130,7 @@ function sepBnCase(label: string, N: number, C: number, HW: [number, number], K:
   ];
   const call = (t: Tensor[]) => {
     const w: SepBnWeights = { gammas: t.slice(1, 1 + K), betas: t.slice(1 + K, 1 + 2 * K), fc1: t[1 + 2 * K], fc2: t[2 + 2 * K] };
-    const options = { groups, temperature };
+    const options = { groups, temperature, leakySlope };
     if (!eval_) return sepBatchNormTrain(t[0], w, options, mode === 'train-fused').y;
     const running = { means: t.slice(3 + 2 * K, 3 + 3 * K), vars: t.slice(3 + 3 * K, 3 + 4 * K) };
     return (mode === 'eval-fused' ? sepBatchNormEval : sepBatchNormEvalComposite)(t[0], w, running, options).y;
@@ -149,6 +151,8 @@ export const witnesses: OpWitness[] = [
       sepBnCase('x[2,10,3,3] K=3 running stats differ', 2, 10, [3, 3], 3, 1, 1, 'eval-fused'),
       sepBnCase('x[2,10,3,3] K=3 running stats differ', 2, 10, [3, 3], 3, 1, 1, 'eval-composite'),
       sepBnCase('x[2,12,2,3] K=3 groups=3', 2, 12, [2, 3], 3, 3, 1, 'eval-fused'),
+      sepBnCase('x[3,10,4,3] K=3 + leaky_relu(0.1)', 3, 10, [4, 3], 3, 1, 2, 'train-fused', 0.1),
+      sepBnCase('x[2,10,3,3] K=3 + leaky_relu(0.1)', 2, 10, [3, 3], 3, 1, 1, 'eval-fused', 0.1),
     ],
   },
 ];

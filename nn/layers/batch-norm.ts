@@ -47,13 +47,14 @@ export class BatchNorm2d extends Module {
     return { scale: s, shift: sub(this.bias, mul(s, this.runningMean)) };
   }
 
-  forward(x: Tensor): Tensor {
+  /** With leakySlope, the LeakyReLU that follows runs in the same passes. */
+  forward(x: Tensor, leakySlope?: number): Tensor {
     const C = this.channels;
     if (!this.training) {
       const { scale: s, shift } = this.evalAffine();
-      return channelAffine(x, s.reshape([1, C]), shift.reshape([1, C]));
+      return channelAffine(x, s.reshape([1, C]), shift.reshape([1, C]), leakySlope);
     }
-    const { y, mean, variance } = batchNormTrain(x, this.weight.reshape([1, C]), this.bias.reshape([1, C]), this.eps);
+    const { y, mean, variance } = batchNormTrain(x, this.weight.reshape([1, C]), this.bias.reshape([1, C]), this.eps, leakySlope);
     this.updateRunningStatistics(mean, variance, x.shape[0] * x.shape[2] * x.shape[3]);
     return y;
   }

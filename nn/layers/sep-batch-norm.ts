@@ -57,18 +57,19 @@ export class SepBatchNorm2d extends Module {
     };
   }
 
-  private options(): SepBnOptions {
-    return { groups: this.config.groups, temperature: this.temperature };
+  private options(leakySlope: number | undefined): SepBnOptions {
+    return { groups: this.config.groups, temperature: this.temperature, leakySlope };
   }
 
-  forward(x: Tensor): Tensor {
+  /** With leakySlope, the LeakyReLU that follows runs in the normalisation's last pass. */
+  forward(x: Tensor, leakySlope?: number): Tensor {
     if (!this.training) {
       const running = { means: this.bn.sets.map((s) => s.runningMean), vars: this.bn.sets.map((s) => s.runningVar) };
-      const { y, attention } = sepBatchNormEval(x, this.weights(), running, this.options());
+      const { y, attention } = sepBatchNormEval(x, this.weights(), running, this.options(leakySlope));
       this.lastAttention = attention;
       return y;
     }
-    const { y, attention, mean, variance } = sepBatchNormTrain(x, this.weights(), this.options());
+    const { y, attention, mean, variance } = sepBatchNormTrain(x, this.weights(), this.options(leakySlope));
     // All K reference BatchNorms see the same x, so each takes the same batch statistics.
     const count = x.shape[0] * x.shape[2] * x.shape[3];
     for (const set of this.bn.sets) set.updateRunningStatistics(mean, variance, count);
