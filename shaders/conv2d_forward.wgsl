@@ -21,7 +21,7 @@
 // Dispatch: (tiles of N over x and z, ceil(Co / TILE_M), z) where the N tile index is
 // workgroup_id.x + workgroup_id.z * num_workgroups.x, so large batches stay within 65535 per
 // dimension; workgroups past the last tile return at once.
-// Requires: THREAD_M, THREAD_N in {4, 8}; the invocation count a multiple of TILE_N / 4 (each
+// Requires: THREAD_M in {4, 8}, THREAD_N in {4, 8, 16}; the invocation count a multiple of TILE_N / 4 (each
 // invocation stages one fixed group of 4 columns of B); conv2d-launch.ts checks this.
 
 struct Conv2dParams {
@@ -56,7 +56,7 @@ override STRIDE: u32 = 1u;
 // The accumulators need a constant size; loops over the overrides have constant trip counts once
 // the pipeline is built, so they unroll and the accumulators stay in registers.
 const MAX_THREAD_M = 8u;
-const MAX_THREAD_N = 8u;
+const MAX_THREAD_N = 16u;
 
 override THREADS_M = TILE_M / THREAD_M;
 override THREADS_N = TILE_N / THREAD_N;

@@ -103,6 +103,9 @@ t.test('tile choice: the longest k step that fits, a short reduction staged whol
   const firstWeight = conv2dBackwardWeightLaunches(model(3, 64, 128)).launches[0]!;
   t.same([constant(firstWeight, 'TILE_N'), constant(firstWeight, 'THREAD_N'), constant(firstWeight, 'TILE_K')], [32, 8, 32],
     'the 27 weight-gradient columns take a 32-wide tile with 8x8 blocks and k steps of 32');
+  const third = conv2dForwardLaunch(model(128, 256, 32));
+  t.same([constant(third, 'THREAD_M'), constant(third, 'THREAD_N')], [8, 16], 'the forward 128x128 tiles take 8x16 blocks');
+  t.throws(() => conv2dBackwardInputLaunch(odd[0]!, { tileM: 128, tileN: 128, tileK: 16, threadM: 8, threadN: 16 }), /4 or 8/);
   for (const [Ci, Co, size] of vanillaLayers.slice(1)) {
     const p = model(Ci, Co, size);
     for (const launch of [conv2dForwardLaunch(p), conv2dBackwardInputLaunch(p), conv2dBackwardWeightLaunches(p).launches[0]!]) {
