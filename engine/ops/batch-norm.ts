@@ -22,6 +22,11 @@ import { positive, type OpWitness } from './witness.ts';
 export const BN_EPS = 1e-5;
 const STATS_WORKGROUP = 256;
 const SUMS_WORKGROUP = 64;
+
+/** A reduction's workgroup: the power of two that covers `count` values, within [8, largest]. */
+function reductionWorkgroup(count: number, largest: number): number {
+  return Math.min(largest, Math.max(8, 2 ** Math.ceil(Math.log2(count))));
+}
 const MAX_PER_DIMENSION = 65535;
 
 interface Dims {
@@ -149,7 +154,8 @@ export const batchNormBackwardSumsOp = defineOp<NormAttrs>({
     rt.dispatch(
       {
         kernel: 'batch_norm_backward_reduce',
-        constants: { WORKGROUP_SIZE: SUMS_WORKGROUP },
+        // Late layers have 4x4 or 8x8 pixels: a smaller workgroup leaves fewer invocations idle.
+        constants: { WORKGROUP_SIZE: reductionWorkgroup(HW, SUMS_WORKGROUP) },
         access: ['read', 'read', 'read', 'read', 'read', 'read_write', 'read_write'],
         uniforms: packUniforms([NC, C, HW, groupsX, { f32: eps }, m ? 0 : 1, slope === undefined ? 0 : 1, { f32: slope ?? 0 }]),
         workgroups: [groupsX, Math.ceil(NC / groupsX), 1],
@@ -223,7 +229,7 @@ export const batchNormTrainOp = defineOp<NormAttrs>({
     rt.dispatch(
       {
         kernel: 'batch_norm_stats',
-        constants: { WORKGROUP_SIZE: STATS_WORKGROUP },
+        constants: { WORKGROUP_SIZE: reductionWorkgroup(d.N * d.HW, STATS_WORKGROUP) },
         access: ['read', 'read_write', 'read_write'],
         uniforms: packUniforms([d.N, d.C, d.HW, 0]),
         workgroups: [d.C, 1, 1],
