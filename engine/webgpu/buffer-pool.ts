@@ -18,13 +18,16 @@ export class BufferPool {
   bytesAllocated = 0;
   bytesInUse = 0;
 
-  constructor(private readonly device: GPUDevice, private readonly maxBufferSize: number) {}
+  constructor(private readonly device: GPUDevice, private readonly maxBindingBytes: number) {}
 
   acquire(bytes: number, label: string): GPUBuffer {
-    const size = sizeClass(bytes);
-    if (size > this.maxBufferSize) {
-      throw new Error(`${label}: a buffer of ${bytes} bytes exceeds this adapter's maxBufferSize ${this.maxBufferSize}`);
+    if (bytes > this.maxBindingBytes) {
+      throw new Error(
+        `${label}: a tensor of ${bytes} bytes is more than this adapter binds at once (maxStorageBufferBindingSize ${this.maxBindingBytes}); use a smaller batch`,
+      );
     }
+    // Rounding up must not push a bindable tensor past the binding limit.
+    const size = Math.min(sizeClass(bytes), this.maxBindingBytes);
     this.bytesInUse += size;
     const reused = this.free.get(size)?.pop();
     if (reused) return reused;

@@ -40,7 +40,7 @@ export class WebGpuRuntime {
   readonly naiveKernels = process.env.SEPBN_NAIVE_KERNELS === '1';
 
   private constructor(readonly device: GPUDevice, readonly adapter: AdapterSummary) {
-    this.pool = new BufferPool(device, adapter.limits.maxBufferSize);
+    this.pool = new BufferPool(device, adapter.limits.maxStorageBufferBindingSize);
     this.pipelines = new PipelineCache(device, process.env.SEPBN_PRINT_WGSL === '1');
     this.ring = new UniformRing(device, adapter.limits.minUniformBufferOffsetAlignment);
     this.placeholder = this.pool.acquire(16, 'placeholder');
