@@ -19,7 +19,7 @@
 //
 // Buffers: x [N, Ci, H, W]; dy [N, Co, Ho, Wo]; out [splits, Co, Ci*KH*KW] (overwritten).
 // Dispatch: (ceil(N / TILE_N), ceil(Co / TILE_M), splits); splitLength is a multiple of TILE_K.
-// Requires: THREAD_M, THREAD_N in {4, 8}; the invocation count a multiple of TILE_K.
+// Requires: THREAD_M in {4, 8}, THREAD_N in {4, 8, 16}; the invocation count a multiple of TILE_K.
 
 struct Conv2dParams {
   batch: u32,
@@ -52,7 +52,7 @@ override STRIDE: u32 = 1u;
 // The accumulators need a constant size; loops over the overrides have constant trip counts once
 // the pipeline is built, so they unroll and the accumulators stay in registers.
 const MAX_THREAD_M = 8u;
-const MAX_THREAD_N = 8u;
+const MAX_THREAD_N = 16u;
 
 override THREADS_M = TILE_M / THREAD_M;
 override THREADS_N = TILE_N / THREAD_N;

@@ -105,6 +105,9 @@ t.test('tile choice: the longest k step that fits, a short reduction staged whol
     'the 27 weight-gradient columns take a 32-wide tile with 8x8 blocks and k steps of 32');
   const third = conv2dForwardLaunch(model(128, 256, 32));
   t.same([constant(third, 'THREAD_M'), constant(third, 'THREAD_N')], [8, 16], 'the forward 128x128 tiles take 8x16 blocks');
+  const thirdWeight = conv2dBackwardWeightLaunches(model(128, 256, 32)).launches[0]!;
+  t.same([constant(thirdWeight, 'TILE_M'), constant(thirdWeight, 'TILE_N'), constant(thirdWeight, 'THREAD_M'), constant(thirdWeight, 'THREAD_N')],
+    [128, 128, 8, 16], 'the weight-gradient 128x128 tiles take 8x16 blocks');
   t.throws(() => conv2dBackwardInputLaunch(odd[0]!, { tileM: 128, tileN: 128, tileK: 16, threadM: 8, threadN: 16 }), /4 or 8/);
   for (const [Ci, Co, size] of vanillaLayers.slice(1)) {
     const p = model(Ci, Co, size);
