@@ -58,7 +58,7 @@ override TILE_K: u32 = 16;
 // When TILE_M covers all of M, no two invocations share a value of op(B): staging it through workgroup
 // memory then only adds a store and a load per element, so the skinny tilings read it directly.
 override STAGE_B: bool = true;
-const MAX_ROWS_PER_INVOCATION = 8u;
+const MAX_ROWS_PER_INVOCATION = 16u;
 const MAX_COLS_PER_INVOCATION = 16u;
 
 override TILE_M: u32 = WORKGROUP_ROWS * ROWS_PER_INVOCATION;

@@ -57,7 +57,9 @@ t.test('the launch names the kernel, its bindings and its shapes', async (t) => 
   t.match(launch.describe, /a\[8,8192\] b\[2048,8192\]ᵀ bias\[2048\] -> c\[1,8,2048\]/);
   t.match(launch.describe, /skinny/);
   t.match(matmulLaunch(modelShapes[2]!).describe, /shallow/);
-  t.match(matmulLaunch(modelShapes[3]!).describe, /square/);
+  t.match(matmulLaunch(modelShapes[3]!).describe, /square \(128x128x16\)/);
+  const square = matmulLaunch(modelShapes[3]!).constants!;
+  t.same([square.ROWS_PER_INVOCATION, square.COLS_PER_INVOCATION], [16, 16], 'the square tiling takes 16 x 16 register blocks');
   t.equal(matmulNaiveLaunch(modelShapes[0]!).kernel, 'matmul_naive');
 });
 
@@ -81,4 +83,5 @@ t.test('shapes the kernels cannot take are refused with the reason', async (t) =
   t.throws(() => matmulLaunch({ M: 4, N: 4, K: 4, batch: 70000 }), /70000 workgroups along z.*split the batch/);
   t.throws(() => matmulNaiveLaunch({ M: 16 * 65536, N: 1, K: 1 }), /along y/);
   t.throws(() => matmulLaunch({ M: 4, N: 4, K: 4 }, { ...MATMUL_TILINGS.square, workgroupCols: 32, workgroupRows: 16 }), /256 invocations/);
+  t.throws(() => matmulLaunch({ M: 4, N: 4, K: 4 }, { ...MATMUL_TILINGS.square, rowsPerInvocation: 32 }), /rowsPerInvocation/);
 });
