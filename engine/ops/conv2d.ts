@@ -178,6 +178,7 @@ export const witnesses: OpWitness[] = [
       convCase('2x3 s1 p0 x[2,2,5,6] -> 3', [2, 2, 5, 6], [3, 2, 2, 3], {}),
       convCase('3x3 s1 p1 x[2,3,25,23] -> 5 (split-K weight gradient)', [2, 3, 25, 23], [5, 3, 3, 3], { pad: 1, bias: true }),
       convCase('3x3 s1 p1 x[1,3,9,10] -> 36 (K = 27 staged in one k step, 64x32 weight-gradient tile)', [1, 3, 9, 10], [36, 3, 3, 3], { pad: 1, bias: true }),
+      convCase('3x3 s1 p1 x[1,8,5,6] -> 70 (128x128 weight-gradient tiles)', [1, 8, 5, 6], [70, 8, 3, 3], { pad: 1 }),
       convCase('3x3 s1 p1 + bias + leaky_relu x[2,4,6,7] -> 70 (crosses a 64 tile)', [2, 4, 6, 7], [70, 4, 3, 3], { pad: 1, bias: true, leakySlope: 0.01 }),
     ].map((c) => ({ ...c, gpuTolerance: 2e-5 })),
   },

@@ -54,6 +54,12 @@ export interface MatmulTiling {
 export const MATMUL_TILINGS = {
   /** M > 8: 128 x 128 outputs per workgroup of 8 x 8 invocations, 16 x 16 per invocation; 16 KiB of tiles. */
   square: { name: 'square', workgroupCols: 8, workgroupRows: 8, rowsPerInvocation: 16, colsPerInvocation: 16, tileK: 16, stageB: true },
+  /**
+   * M > 8 on a hardware GPU: 8 x 16 per invocation (128 accumulators). The 256 accumulators of
+   * `square` suit a CPU rasteriser's registers-in-memory but would spill past the 255 registers an
+   * NVIDIA thread has.
+   */
+  squareHardware: { name: 'square-hardware', workgroupCols: 8, workgroupRows: 16, rowsPerInvocation: 8, colsPerInvocation: 16, tileK: 16, stageB: true },
   /** K <= 8 (a batch-8 Linear layer's weight gradient): the square tiling without zero-padding K to 16. */
   shallow: { name: 'shallow', workgroupCols: 8, workgroupRows: 16, rowsPerInvocation: 8, colsPerInvocation: 16, tileK: 8, stageB: true },
   /**
@@ -63,10 +69,11 @@ export const MATMUL_TILINGS = {
   skinny: { name: 'skinny', workgroupCols: 16, workgroupRows: 1, rowsPerInvocation: 8, colsPerInvocation: 16, tileK: 32, stageB: false },
 } as const satisfies Record<string, MatmulTiling>;
 
-/** The tiling for a problem's shape. */
-export function chooseMatmulTiling(p: MatmulProblem): MatmulTiling {
+/** The tiling for a problem's shape, on a software (lavapipe) or hardware adapter. */
+export function chooseMatmulTiling(p: MatmulProblem, adapter: 'software' | 'hardware' = 'software'): MatmulTiling {
   if (p.M <= MATMUL_TILINGS.skinny.rowsPerInvocation) return MATMUL_TILINGS.skinny;
-  return p.K <= MATMUL_TILINGS.shallow.tileK ? MATMUL_TILINGS.shallow : MATMUL_TILINGS.square;
+  if (p.K <= MATMUL_TILINGS.shallow.tileK) return MATMUL_TILINGS.shallow;
+  return adapter === 'hardware' ? MATMUL_TILINGS.squareHardware : MATMUL_TILINGS.square;
 }
 
 export function matmulLaunch(p: MatmulProblem, tiling: MatmulTiling = chooseMatmulTiling(p)): KernelLaunch {
