@@ -41,7 +41,7 @@ export function broadcastShapes(op: string, a: Shape, b: Shape): number[] {
 /** Strides that read `shape` as if it had been broadcast to `out` (0 along broadcast axes). */
 export function broadcastStrides(shape: Shape, out: Shape): number[] {
   const own = stridesOf(shape);
-  return out.map((d, i) => {
+  return out.map((_, i) => {
     const j = shape.length - out.length + i;
     return j < 0 || shape[j] === 1 ? 0 : own[j];
   });
