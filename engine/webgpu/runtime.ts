@@ -3,6 +3,7 @@
 import { acquireDevice, type AdapterSummary } from '../device.ts';
 import { BufferPool } from './buffer-pool.ts';
 import type { KernelLaunch } from './launch.ts';
+import { PatientWait } from './patient-wait.ts';
 import { KernelError, PipelineCache } from './pipelines.ts';
 import { Profiler } from './profiler.ts';
 import { UniformRing } from './uniform-ring.ts';
@@ -38,12 +39,15 @@ export class WebGpuRuntime {
   profiler: Profiler | undefined;
   /** SEPBN_NAIVE_KERNELS=1 swaps in the one-output-per-invocation kernels, for debugging. */
   readonly naiveKernels = process.env.SEPBN_NAIVE_KERNELS === '1';
+  /** On a software adapter, waits leave the CPU to the rasteriser (see patient-wait.ts). */
+  private readonly patience: PatientWait;
 
   private constructor(readonly device: GPUDevice, readonly adapter: AdapterSummary) {
     this.pool = new BufferPool(device, adapter.limits.maxStorageBufferBindingSize);
     this.pipelines = new PipelineCache(device, process.env.SEPBN_PRINT_WGSL === '1');
     this.ring = new UniformRing(device, adapter.limits.minUniformBufferOffsetAlignment);
     this.placeholder = this.pool.acquire(16, 'placeholder');
+    this.patience = new PatientWait(adapter.kind === 'software');
   }
 
   static async open(): Promise<WebGpuRuntime> {
@@ -181,7 +185,7 @@ export class WebGpuRuntime {
     });
     const checks = [...this.pipelines.pendingChecks.splice(0), validation];
     const previous = this.lastSubmit;
-    this.lastSubmit = (async () => {
+    this.lastSubmit = this.patience.during(async () => {
       // Submits settle in order, so readbacks resolve in the order they were recorded.
       await previous.catch(() => undefined);
       // A compile error also invalidates the step; report the compile error, which names the cause.
@@ -201,7 +205,7 @@ export class WebGpuRuntime {
         }),
       );
       if (failure) throw failure;
-    })();
+    });
     return this.lastSubmit;
   }
 
@@ -235,6 +239,6 @@ export class WebGpuRuntime {
   /** Submits and waits until the GPU has finished everything. */
   async sync(): Promise<void> {
     await this.flush();
-    await this.device.queue.onSubmittedWorkDone();
+    await this.patience.during(() => this.device.queue.onSubmittedWorkDone());
   }
 }
