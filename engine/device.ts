@@ -25,6 +25,8 @@ export interface AdapterSummary {
   device: string;
   description: string;
   kind: 'software' | 'hardware';
+  /** Set where the device has subgroups and all of them have this size (8 on lavapipe with AVX2). */
+  subgroupSize?: number;
   features: string[];
   limits: Record<string, number>;
 }
@@ -69,6 +71,7 @@ function summarise(adapter: GPUAdapter): AdapterSummary {
     device: info.device,
     description: info.description,
     kind: software ? 'software' : 'hardware',
+    subgroupSize: adapter.features.has('subgroups') && info.subgroupMinSize === info.subgroupMaxSize ? info.subgroupMinSize : undefined,
     features: [...adapter.features].map(String).sort(),
     limits,
   };

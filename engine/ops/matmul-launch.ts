@@ -1,7 +1,8 @@
-// Launch arithmetic for the batched matrix multiply kernels (shaders/matmul.wgsl, shaders/matmul_naive.wgsl):
-// from a problem's shapes to a KernelLaunch, with no GPU objects, so it is testable without a device.
+// Launch arithmetic for the batched matrix multiply kernels (shaders/matmul.wgsl,
+// shaders/matmul_subgroup.wgsl, shaders/matmul_naive.wgsl): from a problem's shapes and the adapter's
+// traits to a KernelLaunch, with no GPU objects, so it is testable without a device.
 
-import { type KernelLaunch, ceilDiv, packUniforms } from '../webgpu/launch.ts';
+import { type AdapterTraits, type KernelLaunch, ceilDiv, packUniforms } from '../webgpu/launch.ts';
 
 /**
  * C[z] = op(A[z]) · op(B[z]) (+ bias[N] broadcast along rows) (then optional LeakyReLU), z < batch.
@@ -76,6 +77,19 @@ export function chooseMatmulTiling(p: MatmulProblem, adapter: 'software' | 'hard
   return adapter === 'hardware' ? MATMUL_TILINGS.squareHardware : MATMUL_TILINGS.square;
 }
 
+/**
+ * The launch for a problem on an adapter: on a CPU rasteriser with fixed-size subgroups, the
+ * subgroup-broadcast kernel wherever the problem's alignment allows it (2-3x the workgroup-memory
+ * tiling there, and 10-20x the naive kernel); otherwise the workgroup-memory tiling.
+ */
+export function planMatmul(p: MatmulProblem, adapter: AdapterTraits): KernelLaunch {
+  if (adapter.kind === 'software' && adapter.subgroupSize !== undefined) {
+    const launch = matmulSubgroupLaunch(p, adapter.subgroupSize);
+    if (launch) return launch;
+  }
+  return matmulLaunch(p, chooseMatmulTiling(p, adapter.kind));
+}
+
 export function matmulLaunch(p: MatmulProblem, tiling: MatmulTiling = chooseMatmulTiling(p)): KernelLaunch {
   checkTiling(tiling);
   const tileM = tiling.workgroupRows * tiling.rowsPerInvocation;
@@ -110,6 +124,42 @@ function checkTiling(t: MatmulTiling): void {
     [workgroupBytes <= 16384, `tiles take ${workgroupBytes} bytes of workgroup memory; at most 16384`],
   ] as const;
   for (const [ok, rule] of problems) if (!ok) throw new Error(`matmul tiling ${t.name}: ${rule}`);
+}
+
+/** Invocations per workgroup of the subgroup kernel, and vec4s of columns each owns. */
+const SUBGROUP_WORKGROUP_SIZE = 64;
+const SUBGROUP_COL_VEC4S = 2;
+
+/**
+ * shaders/matmul_subgroup.wgsl for subgroups of `lanes` invocations, or undefined where its vec4
+ * loads do not fit the problem: every vec4 it loads or stores must start at a multiple of 4 floats.
+ */
+export function matmulSubgroupLaunch(p: MatmulProblem, lanes: number): KernelLaunch | undefined {
+  checkMatmulProblem(p);
+  const aStride = p.aBatchStride ?? p.M * p.K;
+  const bStride = p.bBatchStride ?? p.K * p.N;
+  const cStride = p.cBatchStride ?? p.M * p.N;
+  const aligned = [p.N, aStride, bStride, cStride, p.transA ? p.M : p.K, p.transB ? p.K : p.N].every((n) => n % 4 === 0);
+  if (!aligned || SUBGROUP_WORKGROUP_SIZE % lanes !== 0) return undefined;
+  // One row per lane covers a batch-8 Linear layer; with A stored [K,M] a lane loads rows 4 at a time.
+  const rowsPerLane = p.transA ? 4 : p.M <= lanes ? 1 : p.M <= 2 * lanes ? 2 : 4;
+  const tileM = lanes * rowsPerLane;
+  const tileN = SUBGROUP_WORKGROUP_SIZE * SUBGROUP_COL_VEC4S * 4;
+  return {
+    kernel: 'matmul_subgroup',
+    unroll: {
+      LANES: lanes,
+      ROWS_PER_LANE: rowsPerLane,
+      COL_VEC4S: SUBGROUP_COL_VEC4S,
+      WORKGROUP_SIZE: SUBGROUP_WORKGROUP_SIZE,
+      TRANS_A: p.transA ? 1 : 0,
+      TRANS_B: p.transB ? 1 : 0,
+    },
+    access: MATMUL_ACCESS,
+    uniforms: matmulUniforms(p),
+    workgroups: workgroupCounts(p, tileM, tileN),
+    describe: `${describeMatmul(p)} tiling subgroup (${tileM}x${tileN}x4, ${lanes} lanes)`,
+  };
 }
 
 /** The naive kernel's 16 x 16 invocations each compute one output. */

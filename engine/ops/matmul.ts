@@ -7,7 +7,7 @@
 // transpose is ever materialised: e.g. with transA, dA = (dA')ᵀ = B' · Gᵀ.
 import { formatShape, type Shape } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
-import { chooseMatmulTiling, matmulLaunch, matmulNaiveLaunch, type MatmulProblem } from './matmul-launch.ts';
+import { matmulNaiveLaunch, planMatmul, type MatmulProblem } from './matmul-launch.ts';
 import { apply, defineOp } from './op.ts';
 import { sum, sumTo } from './reduce.ts';
 import type { OpWitness } from './witness.ts';
@@ -66,7 +66,7 @@ export const matmulOp = defineOp<MatmulAttrs>({
   },
   webgpu: (rt, [a, b, bias], [c], attrs) => {
     const p = problem([a.shape, b.shape, bias?.shape].filter((s): s is Shape => s !== undefined), attrs);
-    const launch = rt.naiveKernels ? matmulNaiveLaunch(p) : matmulLaunch(p, chooseMatmulTiling(p, rt.adapter.kind));
+    const launch = rt.naiveKernels ? matmulNaiveLaunch(p) : planMatmul(p, rt.adapter);
     rt.dispatch(launch, [a.buffer, b.buffer, bias?.buffer ?? rt.placeholder, c.buffer]);
   },
   backward: ({ grad: g, inputs: [a, b, bias], attrs: { transA, transB }, needs }) => {
@@ -106,6 +106,25 @@ export const witnesses: OpWitness[] = [
           call: ([a, b]: Tensor[]) => matmul(a, b, { transA, transB }),
         })),
       ),
+      // Sizes that are multiples of 4 but of no tile: the vec4 loads of the subgroup kernel, which
+      // lavapipe takes for them (one, two and four rows of A per lane).
+      ...[false, true].flatMap((transA) =>
+        [false, true].map((transB) => ({
+          label: `${flags(transA, transB)} M=36 K=20 N=44 (vec4-aligned)`,
+          inputs: [{ shape: transA ? [20, 36] : [36, 20] }, { shape: transB ? [44, 20] : [20, 44] }],
+          call: ([a, b]: Tensor[]) => matmul(a, b, { transA, transB }),
+        })),
+      ),
+      {
+        label: 'linear [8,24]·[12,24]ᵀ+bias (vec4-aligned)',
+        inputs: [{ shape: [8, 24] }, { shape: [12, 24] }, { shape: [12] }],
+        call: ([x, w, bias]) => linear(x, w, bias),
+      },
+      {
+        label: 'batched [2,12,8]·[8,20] (shared B, vec4-aligned)',
+        inputs: [{ shape: [2, 12, 8] }, { shape: [8, 20] }],
+        call: ([a, b]) => matmul(a, b),
+      },
       {
         label: 'linear [3,70]·[67,70]ᵀ+bias (crosses a 64 tile)',
         inputs: [{ shape: [3, 70] }, { shape: [67, 70] }, { shape: [67] }],

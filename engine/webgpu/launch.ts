@@ -16,6 +16,8 @@ export interface KernelLaunch {
   entryPoint?: string;
   /** Values for the shader's `override` constants (tile and workgroup sizes). */
   constants?: Record<string, number>;
+  /** Values for the shader's //#for and ${...} directives, expanded before compilation (unroll.ts). */
+  unroll?: Record<string, number>;
   /** Access mode of each storage binding, in binding order. */
   access: Access[];
   /** The bytes of the `params` uniform struct (u32/i32/f32 fields, 4 bytes each). */
@@ -24,6 +26,13 @@ export interface KernelLaunch {
   workgroups: [number, number, number];
   /** Shapes to print when the kernel fails to compile or validate, e.g. 'a[8,8192] b[8192,2048]'. */
   describe: string;
+}
+
+/** What launch arithmetic may depend on about the adapter (a subset of engine/device.ts's AdapterSummary). */
+export interface AdapterTraits {
+  kind: 'software' | 'hardware';
+  /** The subgroup size where the device has subgroups and every subgroup has that size. */
+  subgroupSize?: number;
 }
 
 /** Packs a uniform struct whose fields are all 4 bytes wide; `f32` marks float fields. */

@@ -3,6 +3,7 @@
 // binding convention (storage buffers, then the `params` uniform bound with a dynamic offset).
 import { readFileSync } from 'node:fs';
 import type { Access, KernelLaunch } from './launch.ts';
+import { expandUnrolled } from './unroll.ts';
 
 const SHADER_DIR = new URL('../../shaders/', import.meta.url);
 
@@ -66,12 +67,14 @@ export class PipelineCache {
     const entryPoint = launch.entryPoint ?? 'main';
     const constants = launch.constants ?? {};
     const constantKey = Object.keys(constants).sort().map((k) => `${k}=${constants[k]}`).join(',');
-    const key = `${launch.kernel}:${entryPoint}:${constantKey}:${launch.access.join(',')}`;
+    const unrollKey = Object.keys(launch.unroll ?? {}).sort().map((k) => `${k}=${launch.unroll![k]}`).join(',');
+    const key = `${launch.kernel}:${entryPoint}:${constantKey}:${unrollKey}:${launch.access.join(',')}`;
     const cached = this.pipelines.get(key);
     if (cached) return cached;
 
-    const code = this.source(launch.kernel);
-    if (this.printWgsl) process.stderr.write(`--- compiling ${launch.kernel}.wgsl ${entryPoint} {${constantKey}}\n${code}\n`);
+    const source = this.source(launch.kernel);
+    const code = launch.unroll ? expandUnrolled(source, launch.unroll, `${launch.kernel}.wgsl`) : source;
+    if (this.printWgsl) process.stderr.write(`--- compiling ${launch.kernel}.wgsl ${entryPoint} {${constantKey}} {${unrollKey}}\n${code}\n`);
     const { layout, key: layoutKey } = this.layout(launch.access);
     this.device.pushErrorScope('validation');
     const module = this.device.createShaderModule({ code, label: launch.kernel });
@@ -85,7 +88,8 @@ export class PipelineCache {
       this.device.popErrorScope().then(async (error) => {
         if (!error) return;
         const info = await module.getCompilationInfo();
-        const lines = info.messages.map((m) => `  ${launch.kernel}.wgsl:${m.lineNum}:${m.linePos} ${m.type}: ${m.message}`);
+        const file = launch.unroll ? `${launch.kernel}.wgsl (unrolled; SEPBN_PRINT_WGSL=1 prints it)` : `${launch.kernel}.wgsl`;
+        const lines = info.messages.map((m) => `  ${file}:${m.lineNum}:${m.linePos} ${m.type}: ${m.message}`);
         throw new KernelError(launch.kernel, describe, [error.message, ...lines].join('\n'));
       }),
     );

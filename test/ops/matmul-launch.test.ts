@@ -1,5 +1,5 @@
 import t from 'tap';
-import { MATMUL_TILINGS, chooseMatmulTiling, matmulLaunch, matmulNaiveLaunch, type MatmulProblem } from '../../engine/ops/matmul-launch.ts';
+import { MATMUL_TILINGS, chooseMatmulTiling, matmulLaunch, matmulNaiveLaunch, planMatmul, type MatmulProblem } from '../../engine/ops/matmul-launch.ts';
 
 const modelShapes: MatmulProblem[] = [
   { M: 8, K: 8192, N: 2048, transB: true, hasBias: true, activation: 'leaky_relu' }, // Linear forward
@@ -84,4 +84,24 @@ t.test('shapes the kernels cannot take are refused with the reason', async (t) =
   t.throws(() => matmulNaiveLaunch({ M: 16 * 65536, N: 1, K: 1 }), /along y/);
   t.throws(() => matmulLaunch({ M: 4, N: 4, K: 4 }, { ...MATMUL_TILINGS.square, workgroupCols: 32, workgroupRows: 16 }), /256 invocations/);
   t.throws(() => matmulLaunch({ M: 4, N: 4, K: 4 }, { ...MATMUL_TILINGS.square, rowsPerInvocation: 32 }), /rowsPerInvocation/);
+});
+
+t.test('on a CPU rasteriser with subgroups, vec4-aligned problems take the subgroup kernel', async (t) => {
+  const lavapipe = { kind: 'software', subgroupSize: 8 } as const;
+  for (const p of modelShapes) {
+    const launch = planMatmul(p, lavapipe);
+    t.equal(launch.kernel, 'matmul_subgroup', launch.describe);
+    const rows = 8 * launch.unroll!.ROWS_PER_LANE!;
+    const cols = launch.unroll!.WORKGROUP_SIZE! * launch.unroll!.COL_VEC4S! * 4;
+    const [x, y] = launch.workgroups;
+    t.ok(x * cols >= p.N && (x - 1) * cols < p.N && y * rows >= p.M && (y - 1) * rows < p.M, `covers ${p.M}x${p.N}`);
+  }
+  t.equal(planMatmul({ M: 8, K: 8192, N: 2048 }, lavapipe).unroll!.ROWS_PER_LANE, 1, 'one row per lane for a batch of 8');
+  t.equal(planMatmul({ M: 12, K: 8, N: 20 }, lavapipe).unroll!.ROWS_PER_LANE, 2);
+  t.equal(planMatmul({ M: 8, K: 8, N: 20, transA: true }, lavapipe).unroll!.ROWS_PER_LANE, 4, 'A stored [K,M] is loaded 4 rows at a time');
+  for (const p of oddShapes) t.equal(planMatmul(p, lavapipe).kernel, 'matmul', `${p.M}x${p.K}x${p.N} is not vec4-aligned`);
+  t.equal(planMatmul({ M: 8, K: 6, N: 8 }, lavapipe).kernel, 'matmul', 'K not a multiple of 4 with A stored [M,K]');
+  t.equal(planMatmul({ M: 8, K: 6, N: 8, transA: true }, lavapipe).kernel, 'matmul_subgroup', 'but fine with A stored [K,M]');
+  t.equal(planMatmul(modelShapes[3]!, { kind: 'hardware', subgroupSize: 32 }).kernel, 'matmul', 'hardware keeps workgroup-memory tiles');
+  t.equal(planMatmul(modelShapes[3]!, { kind: 'software' }).kernel, 'matmul', 'no subgroups, no subgroup kernel');
 });
