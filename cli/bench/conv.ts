@@ -3,8 +3,8 @@
 // kernel timed in the same run.
 import { gpuRuntime } from '../../engine/backend.ts';
 import {
-  conv2dBackwardInputLaunch, conv2dBackwardWeightLaunches, conv2dForwardLaunch, conv2dNaiveBackwardInputLaunch,
-  conv2dNaiveBackwardWeightLaunch, conv2dNaiveForwardLaunch, type Conv2dProblem,
+  conv2dBackwardWeightLaunches, conv2dNaiveBackwardInputLaunch, conv2dNaiveBackwardWeightLaunch, conv2dNaiveForwardLaunch,
+  type Conv2dProblem, planConv2dBackwardInput, planConv2dForward,
 } from '../../engine/ops/conv2d-launch.ts';
 import { Random } from '../../engine/random.ts';
 import type { KernelLaunch } from '../../engine/webgpu/launch.ts';
@@ -53,8 +53,8 @@ export const benchmark: Benchmark = {
       const weightLaunches: Array<[KernelLaunch, GPUBuffer[]]> =
         plan.launches.length === 1 ? [[plan.launches[0], [x, y, dw]]] : [[plan.launches[0], [x, y, scratch]], [plan.launches[1], [scratch, dw]]];
       const passes: Array<{ pass: string; tiled: Array<[KernelLaunch, GPUBuffer[]]>; naive: [KernelLaunch, GPUBuffer[]] }> = [
-        { pass: 'forward', tiled: [[conv2dForwardLaunch(p), [x, w, bias, y]]], naive: [conv2dNaiveForwardLaunch(p), [x, w, bias, y]] },
-        { pass: 'grad input', tiled: [[conv2dBackwardInputLaunch(p), [y, w, dx]]], naive: [conv2dNaiveBackwardInputLaunch(p), [y, w, dx]] },
+        { pass: 'forward', tiled: [[planConv2dForward(p, rt.adapter), [x, w, bias, y]]], naive: [conv2dNaiveForwardLaunch(p), [x, w, bias, y]] },
+        { pass: 'grad input', tiled: [[planConv2dBackwardInput(p, rt.adapter), [y, w, dx]]], naive: [conv2dNaiveBackwardInputLaunch(p), [y, w, dx]] },
         { pass: 'grad weight', tiled: weightLaunches, naive: [conv2dNaiveBackwardWeightLaunch(p), [x, y, dw]] },
       ];
       const flops = 2 * N * p.Co * p.Ci * 9 * l.size * l.size;
@@ -62,7 +62,7 @@ export const benchmark: Benchmark = {
         const tiledSeconds = await timeLaunches(rt, tiled, 0.5);
         const naiveSeconds = await timeKernel(rt, naive[0], naive[1], 0);
         results.push({
-          layer: l.layer, pass, shape: `x[${N},${p.Ci},${l.size},${l.size}] w[${p.Co},${p.Ci},3,3]`,
+          layer: l.layer, pass, kernel: tiled.map(([launch]) => launch.kernel).join(' + '), shape: `x[${N},${p.Ci},${l.size},${l.size}] w[${p.Co},${p.Ci},3,3]`,
           tiledMs: tiledSeconds * 1e3, naiveMs: naiveSeconds * 1e3,
           tiledGflops: flops / tiledSeconds / 1e9, naiveGflops: flops / naiveSeconds / 1e9, speedup: naiveSeconds / tiledSeconds,
         });
@@ -74,8 +74,8 @@ export const benchmark: Benchmark = {
       process.stdout.write(`adapter: ${rt.adapter.description || rt.adapter.device} (${rt.adapter.kind}); 3x3 stride 1 pad 1 with bias, batch ${N}\n`);
       process.stdout.write(
         formatTable(
-          ['layer', 'pass', 'shape', 'tiled ms', 'tiled GFLOP/s', 'naive ms', 'naive GFLOP/s', 'speed-up'],
-          results.map((r) => [String(r.layer), r.pass, r.shape, r.tiledMs, r.tiledGflops, r.naiveMs, r.naiveGflops, `${r.speedup.toFixed(1)}x`]),
+          ['layer', 'pass', 'shape', 'kernel', 'tiled ms', 'tiled GFLOP/s', 'naive ms', 'naive GFLOP/s', 'speed-up'],
+          results.map((r) => [String(r.layer), r.pass, r.shape, r.kernel, r.tiledMs, r.tiledGflops, r.naiveMs, r.naiveGflops, `${r.speedup.toFixed(1)}x`]),
         ),
       );
     }

@@ -4,7 +4,7 @@
 // M, N, K mapping); the naive passes compute one output element per invocation and are the
 // benchmark baseline and the debugging fallback.
 
-import { type KernelLaunch, ceilDiv, packUniforms } from '../webgpu/launch.ts';
+import { type AdapterTraits, type KernelLaunch, ceilDiv, packUniforms } from '../webgpu/launch.ts';
 
 export interface Conv2dProblem {
   N: number;
@@ -48,7 +48,7 @@ export function conv2dOutputSize(p: Conv2dProblem): { Ho: number; Wo: number } {
   };
 }
 
-function checkProblem(p: Conv2dProblem): { Ho: number; Wo: number } {
+export function checkProblem(p: Conv2dProblem): { Ho: number; Wo: number } {
   for (const name of ['N', 'Ci', 'H', 'W', 'Co', 'KH', 'KW', 'stride'] as const) {
     if (!Number.isInteger(p[name]) || p[name] < 1) throw new Error(`conv2d: ${name} must be a positive integer, got ${p[name]}`);
   }
@@ -60,7 +60,7 @@ function checkProblem(p: Conv2dProblem): { Ho: number; Wo: number } {
   return size;
 }
 
-function shapes(p: Conv2dProblem): string {
+export function shapes(p: Conv2dProblem): string {
   const { Ho, Wo } = conv2dOutputSize(p);
   return `x[${p.N},${p.Ci},${p.H},${p.W}] weight[${p.Co},${p.Ci},${p.KH},${p.KW}] y[${p.N},${p.Co},${Ho},${Wo}] ` +
     `stride ${p.stride} pad ${p.pad}`;
@@ -106,7 +106,7 @@ function tileConstants(tiles: GemmTiles, p: Conv2dProblem): Record<string, numbe
 }
 
 /** The uniform struct Conv2dParams shared by the tiled conv shaders. */
-function tiledUniforms(p: Conv2dProblem, splitLength = 0): ArrayBuffer {
+export function tiledUniforms(p: Conv2dProblem, splitLength = 0): ArrayBuffer {
   const { Ho, Wo } = conv2dOutputSize(p);
   return packUniforms([p.N, p.Ci, p.H, p.W, p.Co, Ho, Wo, p.pad, p.hasBias ? 1 : 0,
     p.activation === 'leaky_relu' ? 1 : 0, { f32: p.slope }, splitLength]);
@@ -201,6 +201,63 @@ export function conv2dBackwardInputLaunch(p: Conv2dProblem, tiles?: GemmTiles): 
     describe: `${shapes(p)}; dx GEMM ${p.Ci}x${columns}x${p.Co * p.KH * p.KW} ` +
       `tiles ${describeTiles(chosen)}`,
   };
+}
+
+/** Invocations per workgroup of the subgroup kernel, at most (fewer where the layer has fewer pixel blocks). */
+const SUBGROUP_WORKGROUP_SIZE = 64;
+
+/**
+ * shaders/conv2d_subgroup.wgsl (forward, or the input gradient) for subgroups of `lanes`
+ * invocations, or undefined where it does not apply: it takes the model's 3x3, stride 1, pad 1
+ * convolutions of rows a multiple of 4 wide. Forward binds x, weight, bias, y; the input gradient
+ * binds dy, weight, dx.
+ */
+export function conv2dSubgroupLaunch(
+  p: Conv2dProblem,
+  lanes: number,
+  pass: 'forward' | 'input',
+  blocking: { rowsPerLane?: number; pixVec4s?: number } = {},
+): KernelLaunch | undefined {
+  checkProblem(p);
+  if (p.KH !== 3 || p.KW !== 3 || p.stride !== 1 || p.pad !== 1 || p.W % 4 !== 0 || SUBGROUP_WORKGROUP_SIZE % lanes !== 0) {
+    return undefined;
+  }
+  const inputGrad = pass === 'input';
+  const rows = inputGrad ? p.Ci : p.Co;
+  const rowsPerLane = blocking.rowsPerLane ?? (rows <= lanes ? 1 : rows <= 2 * lanes ? 2 : 4);
+  const pixVec4s = blocking.pixVec4s ?? (p.W % 8 === 0 ? 2 : 1);
+  if (p.W % (4 * pixVec4s) !== 0) return undefined;
+  const blocks = p.N * p.H * (p.W / (4 * pixVec4s));
+  const workgroupSize = Math.min(SUBGROUP_WORKGROUP_SIZE, ceilDiv(blocks, lanes) * lanes);
+  const spread = spreadWorkgroups(ceilDiv(blocks, workgroupSize));
+  const band = lanes * rowsPerLane;
+  return {
+    kernel: 'conv2d_subgroup',
+    unroll: {
+      LANES: lanes,
+      ROWS_PER_LANE: rowsPerLane,
+      PIX_VEC4S: pixVec4s,
+      INPUT_GRAD: inputGrad ? 1 : 0,
+      WORKGROUP_SIZE: workgroupSize,
+    },
+    access: inputGrad ? ['read', 'read', 'read_write'] : ['read', 'read', 'read', 'read_write'],
+    uniforms: tiledUniforms(p),
+    workgroups: [spread.x, ceilDiv(rows, band), spread.z],
+    describe: `${shapes(p)}${inputGrad ? '; dx' : ` bias ${p.hasBias} ${p.activation}; y`} by subgroups ` +
+      `(${band} rows x ${4 * pixVec4s} pixels per subgroup lane)`,
+  };
+}
+
+/** The forward launch for an adapter: the subgroup kernel on CPU rasterisers where it applies. */
+export function planConv2dForward(p: Conv2dProblem, adapter: AdapterTraits): KernelLaunch {
+  const subgroup = adapter.kind === 'software' && adapter.subgroupSize !== undefined ? conv2dSubgroupLaunch(p, adapter.subgroupSize, 'forward') : undefined;
+  return subgroup ?? conv2dForwardLaunch(p);
+}
+
+/** The input-gradient launch for an adapter, as planConv2dForward. */
+export function planConv2dBackwardInput(p: Conv2dProblem, adapter: AdapterTraits): KernelLaunch {
+  const subgroup = adapter.kind === 'software' && adapter.subgroupSize !== undefined ? conv2dSubgroupLaunch(p, adapter.subgroupSize, 'input') : undefined;
+  return subgroup ?? conv2dBackwardInputLaunch(p);
 }
 
 export interface Conv2dBackwardWeightPlan {

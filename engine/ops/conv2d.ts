@@ -10,8 +10,8 @@ import { formatShape, type Shape } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
 import { leakyReluBackwardOp } from './arith.ts';
 import {
-  conv2dBackwardInputLaunch, conv2dBackwardWeightLaunches, conv2dForwardLaunch, conv2dNaiveBackwardInputLaunch,
-  conv2dNaiveBackwardWeightLaunch, conv2dNaiveForwardLaunch, conv2dOutputSize, type Conv2dProblem,
+  conv2dBackwardWeightLaunches, conv2dNaiveBackwardInputLaunch, conv2dNaiveBackwardWeightLaunch, conv2dNaiveForwardLaunch,
+  conv2dOutputSize, type Conv2dProblem, planConv2dBackwardInput, planConv2dForward,
 } from './conv2d-launch.ts';
 import { apply, defineOp } from './op.ts';
 import { sum } from './reduce.ts';
@@ -63,7 +63,7 @@ export const conv2dBackwardInputOp = defineOp<Conv2dAttrs & { H: number; W: numb
   },
   webgpu: (rt, [dy, w], [dx], a) => {
     const p = problem('conv2d_backward_input', dx.shape, w.shape, undefined, a);
-    rt.dispatch(rt.naiveKernels ? conv2dNaiveBackwardInputLaunch(p) : conv2dBackwardInputLaunch(p), [dy.buffer, w.buffer, dx.buffer]);
+    rt.dispatch(rt.naiveKernels ? conv2dNaiveBackwardInputLaunch(p) : planConv2dBackwardInput(p, rt.adapter), [dy.buffer, w.buffer, dx.buffer]);
   },
 });
 
@@ -128,7 +128,7 @@ export const conv2dOp = defineOp<Conv2dAttrs>({
   },
   webgpu: (rt, [x, w, b], [y], a) => {
     const p = problem('conv2d', x.shape, w.shape, b?.shape, a);
-    rt.dispatch(rt.naiveKernels ? conv2dNaiveForwardLaunch(p) : conv2dForwardLaunch(p), [x.buffer, w.buffer, b?.buffer ?? rt.placeholder, y.buffer]);
+    rt.dispatch(rt.naiveKernels ? conv2dNaiveForwardLaunch(p) : planConv2dForward(p, rt.adapter), [x.buffer, w.buffer, b?.buffer ?? rt.placeholder, y.buffer]);
   },
   backward: ({ grad, inputs: [x, w, b], outputs: [y], attrs, needs }) => {
     const dz = attrs.activation === 'leaky_relu' ? apply(leakyReluBackwardOp, [y, grad], { slope: attrs.slope }) : grad;
@@ -180,6 +180,11 @@ export const witnesses: OpWitness[] = [
       convCase('3x3 s1 p1 x[1,3,9,10] -> 36 (K = 27 staged in one k step, 64x32 weight-gradient tile)', [1, 3, 9, 10], [36, 3, 3, 3], { pad: 1, bias: true }),
       convCase('3x3 s1 p1 x[1,8,5,6] -> 70 (128x128 weight-gradient tiles)', [1, 8, 5, 6], [70, 8, 3, 3], { pad: 1 }),
       convCase('3x3 s1 p1 + bias + leaky_relu x[2,4,6,7] -> 70 (crosses a 64 tile)', [2, 4, 6, 7], [70, 4, 3, 3], { pad: 1, bias: true, leakySlope: 0.01 }),
+      // Rows a multiple of 4 wide: the subgroup kernels on lavapipe, with 8 and 4 pixels per lane,
+      // 1, 2 and 4 rows of weights per lane, and bands that end past the last channel.
+      convCase('3x3 s1 p1 + bias + leaky_relu x[2,5,5,8] -> 7 (subgroup kernels)', [2, 5, 5, 8], [7, 5, 3, 3], { pad: 1, bias: true, leakySlope: 0.01 }),
+      convCase('3x3 s1 p1 x[3,12,3,4] -> 20 (subgroup kernels, 4-pixel rows)', [3, 12, 3, 4], [20, 12, 3, 3], { pad: 1, bias: true }),
+      convCase('3x3 s1 p1 x[1,36,4,12] -> 3 (subgroup kernels)', [1, 36, 4, 12], [3, 36, 3, 3], { pad: 1 }),
     ].map((c) => ({ ...c, gpuTolerance: 2e-5 })),
   },
 ];
