@@ -21,8 +21,9 @@
 // (it lives in memory: there are more accumulators than registers).
 //
 // Unroll parameters (engine/webgpu/unroll.ts): LANES (the adapter's fixed subgroup size),
-// ROWS_PER_LANE, PIX_VEC4S, INPUT_GRAD (0 or 1), WORKGROUP_SIZE (a multiple of LANES). Requires
-// W a multiple of PIX (conv2d-launch.ts checks). Rows and pixel blocks past the end are clamped for
+// ROWS_PER_LANE, PIX_VEC4S, PIX_ROWS (image rows per lane), INPUT_GRAD (0 or 1), WEIGHT_VEC4
+// (input gradient only: rows a multiple of 4 and ROWS_PER_LANE 4), WORKGROUP_SIZE (a multiple of
+// LANES). Requires W a multiple of 4 * PIX_VEC4S and H of PIX_ROWS (conv2d-launch.ts checks). Rows and pixel blocks past the end are clamped for
 // loading and never stored, so that every lane takes part in every broadcast.
 //
 // Dispatch: (blocks over x and z, ceil(rows / ROWS), 1); the block index is
@@ -47,7 +48,12 @@ struct Conv2dParams {
 }
 
 @group(0) @binding(0) var<storage, read> input: array<vec4<f32>>;
+//#if WEIGHT_VEC4
+@group(0) @binding(1) var<storage, read> weight: array<vec4<f32>>;
+//#end
+//#if 1 - WEIGHT_VEC4
 @group(0) @binding(1) var<storage, read> weight: array<f32>;
+//#end
 //#if 1 - INPUT_GRAD
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 @group(0) @binding(3) var<storage, read_write> output: array<vec4<f32>>;
@@ -76,14 +82,16 @@ fn main(
   let reduction = params.outChannels;
 //#end
 
-  // This invocation's pixel block: image n, row oy, vec4 columns firstVec4 .. + PIX_VEC4S - 1.
+  // This invocation's pixel block: image n, rows oy0 .. oy0 + PIX_ROWS - 1, vec4 columns
+  // firstVec4 .. + PIX_VEC4S - 1.
   let blocksPerRow = W4 / ${PIX_VEC4S}u;
-  let blocks = params.batch * H * blocksPerRow;
+  let blockRows = H / ${PIX_ROWS}u;
+  let blocks = params.batch * blockRows * blocksPerRow;
   let block = (workgroup.x + workgroup.z * workgroups.x) * ${WORKGROUP_SIZE}u + localIndex;
   let inBlock = min(block, blocks - 1u);
   let firstVec4 = inBlock % blocksPerRow * ${PIX_VEC4S}u;
-  let oy = inBlock / blocksPerRow % H;
-  let n = inBlock / blocksPerRow / H;
+  let oy0 = inBlock / blocksPerRow % blockRows * ${PIX_ROWS}u;
+  let n = inBlock / blocksPerRow / blockRows;
   let hasLeft = firstVec4 > 0u;
   let hasRight = firstVec4 + ${PIX_VEC4S}u < W4;
 
@@ -93,17 +101,33 @@ fn main(
   let row${r} = min(band + ${ROWS_PER_LANE}u * lane + ${r}u, rows - 1u);
 //#end
 
-  // acc_R_V: row band + R, pixels 4 V .. 4 V + 3 of the block.
+  // acc_R_Y_V: row band + R, pixel row oy0 + Y, pixels 4 V .. 4 V + 3 of the block.
 //#for row in 0..LANES * ROWS_PER_LANE
+//#for y in 0..PIX_ROWS
 //#for v in 0..PIX_VEC4S
-  var acc_${row}_${v} = vec4<f32>();
+  var acc_${row}_${y}_${v} = vec4<f32>();
+//#end
 //#end
 //#end
 
   for (var red = 0u; red < reduction; red++) {
-    // Weights: w_R_T is weight(row R of this lane, channel red, tap T = 3 ky + kx), a scalar load
-    // per lane (vec4 loads of 4 channels at once measured slower: the 4x longer unrolled body
-    // spilled more than the loads saved).
+    // Weights: w_R_T is weight(row R of this lane, channel red, tap T = 3 ky + kx).
+//#if WEIGHT_VEC4
+    // The input gradient's 4 rows of a lane are consecutive input channels, whose weights for one
+    // output channel are 36 contiguous floats: 9 vec4 loads (clamped as a whole to stay aligned).
+    let wBase = (red * rows + min(band + 4u * lane, rows - 4u)) * 9u / 4u;
+//#for i in 0..9
+    let wv${i} = weight[wBase + ${i}u];
+//#end
+//#for r in 0..4
+//#for t in 0..9
+    let w_${r}_${t} = wv${(9 * r + 8 - t) / 4}[${(9 * r + 8 - t) % 4}];
+//#end
+//#end
+//#end
+//#if 1 - WEIGHT_VEC4
+    // Otherwise 9 scalar loads per row (vec4 loads of 4 channels of a forward row at once measured
+    // slower: the 4x longer unrolled body spilled more than the loads saved).
 //#for r in 0..ROWS_PER_LANE
 //#for t in 0..9
 //#if 1 - INPUT_GRAD
@@ -114,64 +138,82 @@ fn main(
 //#end
 //#end
 //#end
+//#end
 
+    let plane = (n * reduction + red) * H;
+//#for j in 0..PIX_ROWS + 2
+    // Input row oy0 + J - 1 as vec4s: left (for the kx = 0 tap of the first pixel), the block's
+    // own, and right (for the kx = 2 tap of the last); zero outside the image, and not loaded there.
+    var left${j} = vec4<f32>();
+//#for v in 0..PIX_VEC4S
+    var mid${j}_${v} = vec4<f32>();
+//#end
+    var right${j} = vec4<f32>();
     {
-//#for ky in 0..3
-      // The input row kernel row ky reads, as vec4s: left (for the kx = 0 tap of the first pixel),
-      // the block's own, and right (for the kx = 2 tap of the last); zero outside the image.
-      let iy${ky} = i32(oy) + ${ky - 1};
-      let rowInside${ky} = iy${ky} >= 0 && iy${ky} < i32(H);
-      let rowBase${ky} = ((n * reduction + red) * H + u32(clamp(iy${ky}, 0, i32(H) - 1))) * W4 + firstVec4;
-      let left${ky} = select(vec4<f32>(), input[rowBase${ky} - select(0u, 1u, hasLeft)], rowInside${ky} && hasLeft);
+      let iy = i32(oy0) + ${j - 1};
+      if (iy >= 0 && iy < i32(H)) {
+        let rowBase = (plane + u32(iy)) * W4 + firstVec4;
+        if (hasLeft) {
+          left${j} = input[rowBase - 1u];
+        }
 //#for v in 0..PIX_VEC4S
-      let mid${ky}_${v} = select(vec4<f32>(), input[rowBase${ky} + ${v}u], rowInside${ky});
+        mid${j}_${v} = input[rowBase + ${v}u];
 //#end
-      let right${ky} = select(vec4<f32>(), input[rowBase${ky} + select(${PIX_VEC4S - 1}u, ${PIX_VEC4S}u, hasRight)], rowInside${ky} && hasRight);
-      // in_T_V: the input under tap T = 3 ky + kx for pixels 4 V .. 4 V + 3.
+        if (hasRight) {
+          right${j} = input[rowBase + ${PIX_VEC4S}u];
+        }
+      }
+    }
+    // in_J_KX_V: input row J under tap column kx, for pixels 4 V .. 4 V + 3.
 //#for v in 0..PIX_VEC4S
-      let in_${3 * ky + 1}_${v} = mid${ky}_${v};
+    let in_${j}_1_${v} = mid${j}_${v};
 //#end
-      let in_${3 * ky}_0 = vec4(left${ky}.w, mid${ky}_0.x, mid${ky}_0.y, mid${ky}_0.z);
+    let in_${j}_0_0 = vec4(left${j}.w, mid${j}_0.x, mid${j}_0.y, mid${j}_0.z);
 //#for v in 1..PIX_VEC4S
-      let in_${3 * ky}_${v} = vec4(mid${ky}_${v - 1}.w, mid${ky}_${v}.x, mid${ky}_${v}.y, mid${ky}_${v}.z);
+    let in_${j}_0_${v} = vec4(mid${j}_${v - 1}.w, mid${j}_${v}.x, mid${j}_${v}.y, mid${j}_${v}.z);
 //#end
 //#for v in 0..PIX_VEC4S - 1
-      let in_${3 * ky + 2}_${v} = vec4(mid${ky}_${v}.y, mid${ky}_${v}.z, mid${ky}_${v}.w, mid${ky}_${v + 1}.x);
+    let in_${j}_2_${v} = vec4(mid${j}_${v}.y, mid${j}_${v}.z, mid${j}_${v}.w, mid${j}_${v + 1}.x);
 //#end
-      let in_${3 * ky + 2}_${PIX_VEC4S - 1} = vec4(mid${ky}_${PIX_VEC4S - 1}.y, mid${ky}_${PIX_VEC4S - 1}.z, mid${ky}_${PIX_VEC4S - 1}.w, right${ky}.x);
+    let in_${j}_2_${PIX_VEC4S - 1} = vec4(mid${j}_${PIX_VEC4S - 1}.y, mid${j}_${PIX_VEC4S - 1}.z, mid${j}_${PIX_VEC4S - 1}.w, right${j}.x);
 //#end
-      // Each accumulator takes its 9 taps in one go (loaded and stored once per channel).
+
+    // Each accumulator takes its 9 taps in one go (loaded and stored once per channel); pixel
+    // row Y under kernel row ky reads input row Y + ky.
 //#for r in 0..ROWS_PER_LANE
 //#for from in 0..LANES
-      {
+    {
 //#for t in 0..9
-        let w${t} = vec4(subgroupBroadcast(w_${r}_${t}, ${from}u));
+      let w${t} = vec4(subgroupBroadcast(w_${r}_${t}, ${from}u));
 //#end
+//#for y in 0..PIX_ROWS
 //#for v in 0..PIX_VEC4S
-        acc_${ROWS_PER_LANE * from + r}_${v} = fma(w8, in_8_${v}, fma(w7, in_7_${v}, fma(w6, in_6_${v}, fma(w5, in_5_${v}, fma(w4, in_4_${v}, fma(w3, in_3_${v}, fma(w2, in_2_${v}, fma(w1, in_1_${v}, fma(w0, in_0_${v}, acc_${ROWS_PER_LANE * from + r}_${v})))))))));
-//#end
-      }
+      acc_${ROWS_PER_LANE * from + r}_${y}_${v} = fma(w8, in_${y + 2}_2_${v}, fma(w7, in_${y + 2}_1_${v}, fma(w6, in_${y + 2}_0_${v}, fma(w5, in_${y + 1}_2_${v}, fma(w4, in_${y + 1}_1_${v}, fma(w3, in_${y + 1}_0_${v}, fma(w2, in_${y}_2_${v}, fma(w1, in_${y}_1_${v}, fma(w0, in_${y}_0_${v}, acc_${ROWS_PER_LANE * from + r}_${y}_${v})))))))));
 //#end
 //#end
     }
+//#end
+//#end
   }
 
   if (block >= blocks) {
     return;
   }
-  let outBase = (n * rows * H + oy) * W4 + firstVec4;
+  let outBase = (n * rows * H + oy0) * W4 + firstVec4;
 //#for row in 0..LANES * ROWS_PER_LANE
   if (band + ${row}u < rows) {
     let at = outBase + (band + ${row}u) * H * W4;
 //#if 1 - INPUT_GRAD
     let b = select(0.0, bias[band + ${row}u], params.hasBias == 1u);
-//#for v in 0..PIX_VEC4S
-    output[at + ${v}u] = activate(acc_${row}_${v} + b);
 //#end
+//#for y in 0..PIX_ROWS
+//#for v in 0..PIX_VEC4S
+//#if 1 - INPUT_GRAD
+    output[at + ${y}u * W4 + ${v}u] = activate(acc_${row}_${y}_${v} + b);
 //#end
 //#if INPUT_GRAD
-//#for v in 0..PIX_VEC4S
-    output[at + ${v}u] = acc_${row}_${v};
+    output[at + ${y}u * W4 + ${v}u] = acc_${row}_${y}_${v};
+//#end
 //#end
 //#end
   }

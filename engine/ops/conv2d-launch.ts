@@ -216,7 +216,7 @@ export function conv2dSubgroupLaunch(
   p: Conv2dProblem,
   lanes: number,
   pass: 'forward' | 'input',
-  blocking: { rowsPerLane?: number; pixVec4s?: number } = {},
+  blocking: { rowsPerLane?: number; pixVec4s?: number; pixRows?: number } = {},
 ): KernelLaunch | undefined {
   checkProblem(p);
   if (p.KH !== 3 || p.KW !== 3 || p.stride !== 1 || p.pad !== 1 || p.W % 4 !== 0 || SUBGROUP_WORKGROUP_SIZE % lanes !== 0) {
@@ -226,8 +226,10 @@ export function conv2dSubgroupLaunch(
   const rows = inputGrad ? p.Ci : p.Co;
   const rowsPerLane = blocking.rowsPerLane ?? (rows <= lanes ? 1 : rows <= 2 * lanes ? 2 : 4);
   const pixVec4s = blocking.pixVec4s ?? (p.W % 8 === 0 ? 2 : 1);
-  if (p.W % (4 * pixVec4s) !== 0) return undefined;
-  const blocks = p.N * p.H * (p.W / (4 * pixVec4s));
+  // Rows only 4 wide take 2 image rows per lane, so that a lane still has 8 pixels to share weights over.
+  const pixRows = blocking.pixRows ?? (pixVec4s === 1 && p.H % 2 === 0 ? 2 : 1);
+  if (p.W % (4 * pixVec4s) !== 0 || p.H % pixRows !== 0) return undefined;
+  const blocks = p.N * (p.H / pixRows) * (p.W / (4 * pixVec4s));
   const workgroupSize = Math.min(SUBGROUP_WORKGROUP_SIZE, ceilDiv(blocks, lanes) * lanes);
   const spread = spreadWorkgroups(ceilDiv(blocks, workgroupSize));
   const band = lanes * rowsPerLane;
@@ -237,6 +239,8 @@ export function conv2dSubgroupLaunch(
       LANES: lanes,
       ROWS_PER_LANE: rowsPerLane,
       PIX_VEC4S: pixVec4s,
+      PIX_ROWS: pixRows,
+      WEIGHT_VEC4: inputGrad && rowsPerLane === 4 && rows % 4 === 0 ? 1 : 0,
       INPUT_GRAD: inputGrad ? 1 : 0,
       WORKGROUP_SIZE: workgroupSize,
     },
@@ -244,7 +248,7 @@ export function conv2dSubgroupLaunch(
     uniforms: tiledUniforms(p),
     workgroups: [spread.x, ceilDiv(rows, band), spread.z],
     describe: `${shapes(p)}${inputGrad ? '; dx' : ` bias ${p.hasBias} ${p.activation}; y`} by subgroups ` +
-      `(${band} rows x ${4 * pixVec4s} pixels per subgroup lane)`,
+      `(${band} rows x ${pixRows}x${4 * pixVec4s} pixels per subgroup lane)`,
   };
 }
 

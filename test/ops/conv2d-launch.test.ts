@@ -3,7 +3,7 @@ import {
   type Conv2dProblem, WORKGROUP_STORAGE_BYTES, MAX_BINDING_BYTES, MAX_WORKGROUPS_PER_DIMENSION,
   ELEMENTWISE_WORKGROUP, conv2dOutputSize, conv2dForwardLaunch, conv2dBackwardInputLaunch,
   conv2dBackwardWeightLaunches, conv2dNaiveForwardLaunch, conv2dNaiveBackwardInputLaunch,
-  conv2dNaiveBackwardWeightLaunch, spreadWorkgroups,
+  conv2dNaiveBackwardWeightLaunch, spreadWorkgroups, conv2dSubgroupLaunch, planConv2dForward, planConv2dBackwardInput,
 } from '../../engine/ops/conv2d-launch.ts';
 import { maxPool2dBackwardLaunch, maxPool2dForwardLaunch, maxPool2dOutputSize } from '../../engine/ops/max-pool2d-launch.ts';
 import type { KernelLaunch } from '../../engine/webgpu/launch.ts';
@@ -166,4 +166,36 @@ t.test('max pooling launches cover every output and every input', async (t) => {
   }
   t.same(maxPool2dOutputSize({ N: 1, C: 1, H: 9, W: 11, KH: 3, KW: 3, stride: 2, pad: 1 }), { Ho: 5, Wo: 6 });
   t.throws(() => maxPool2dForwardLaunch({ N: 1, C: 1, H: 9, W: 9, KH: 3, KW: 3, stride: 2, pad: 2 }), /kernel \/ 2/);
+});
+
+t.test('subgroup forward and input-gradient launches cover every pixel block and row band', async (t) => {
+  for (const [Ci, Co, size] of vanillaLayers) {
+    for (const pass of ['forward', 'input'] as const) {
+      const p = model(Ci, Co, size);
+      const launch = conv2dSubgroupLaunch(p, 8, pass)!;
+      const u = launch.unroll!;
+      const rows = pass === 'forward' ? Co : Ci;
+      const pixels = u.PIX_ROWS! * 4 * u.PIX_VEC4S!;
+      const blocks = (p.N * size * size) / pixels;
+      const [x, y, z] = launch.workgroups;
+      t.equal(u.WORKGROUP_SIZE! % 8, 0, `${pass} ${Ci}->${Co}: whole subgroups`);
+      t.ok(x * z * u.WORKGROUP_SIZE! >= blocks && (x * z - 1) * u.WORKGROUP_SIZE! < blocks, `${pass} ${Ci}->${Co}: pixel blocks`);
+      t.ok(y * 8 * u.ROWS_PER_LANE! >= rows && (y - 1) * 8 * u.ROWS_PER_LANE! < rows, `${pass} ${Ci}->${Co}: row bands`);
+      t.equal(pixels, 8, 'eight pixels per lane (two rows of 4 on the 4-wide layer)');
+    }
+  }
+  const first = conv2dSubgroupLaunch(model(3, 64, 128), 8, 'input')!.unroll!;
+  t.same([first.ROWS_PER_LANE, first.WEIGHT_VEC4], [1, 0], 'three input channels: one row per lane, scalar weights');
+  t.equal(conv2dSubgroupLaunch(model(64, 128, 64), 8, 'input')!.unroll!.WEIGHT_VEC4, 1, 'vec4 weights for 4 rows a lane');
+});
+
+t.test('the subgroup kernel is chosen only where it applies', async (t) => {
+  const lavapipe = { kind: 'software', subgroupSize: 8 } as const;
+  t.equal(planConv2dForward(model(64, 128, 64), lavapipe).kernel, 'conv2d_subgroup');
+  t.equal(planConv2dBackwardInput(model(64, 128, 64), lavapipe).kernel, 'conv2d_subgroup');
+  t.equal(planConv2dForward(model(64, 128, 64), { kind: 'hardware', subgroupSize: 32 }).kernel, 'conv2d_forward');
+  t.equal(planConv2dBackwardInput(model(64, 128, 64), { kind: 'software' }).kernel, 'conv2d_backward_input');
+  for (const p of odd) t.equal(planConv2dForward(p, lavapipe).kernel, 'conv2d_forward', `x[${p.N},${p.Ci},${p.H},${p.W}] ${p.KH}x${p.KW} s${p.stride}`);
+  t.equal(conv2dSubgroupLaunch({ ...model(8, 8, 6), W: 10 }, 8, 'forward'), undefined, 'rows not a multiple of 4 wide');
+  t.equal(conv2dSubgroupLaunch({ ...model(8, 8, 8), KH: 1, KW: 1, pad: 0 }, 8, 'forward'), undefined, '1x1');
 });
