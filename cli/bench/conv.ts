@@ -3,9 +3,9 @@
 // kernel timed in the same run.
 import { gpuRuntime } from '../../engine/backend.ts';
 import {
-  conv2dBackwardWeightLaunches, conv2dNaiveBackwardInputLaunch, conv2dNaiveBackwardWeightLaunch, conv2dNaiveForwardLaunch,
-  type Conv2dProblem, planConv2dBackwardInput, planConv2dForward,
+  conv2dNaiveBackwardInputLaunch, conv2dNaiveBackwardWeightLaunch, conv2dNaiveForwardLaunch, type Conv2dProblem,
 } from '../../engine/ops/conv2d-launch.ts';
+import { planConv2dBackwardInput, planConv2dBackwardWeight, planConv2dForward } from '../../engine/ops/conv2d-plan.ts';
 import { Random } from '../../engine/random.ts';
 import type { KernelLaunch } from '../../engine/webgpu/launch.ts';
 import type { WebGpuRuntime } from '../../engine/webgpu/runtime.ts';
@@ -48,7 +48,7 @@ export const benchmark: Benchmark = {
       const y = randomBuffer(rt, N * p.Co * l.size * l.size, 4);
       const dx = rt.pool.acquire(N * p.Ci * l.size * l.size * 4, 'bench dx');
       const dw = rt.pool.acquire(p.Co * p.Ci * 9 * 4, 'bench dw');
-      const plan = conv2dBackwardWeightLaunches(p);
+      const plan = planConv2dBackwardWeight(p, rt.adapter);
       const scratch = rt.pool.acquire(Math.max(plan.scratchFloats, 4) * 4, 'bench scratch');
       const weightLaunches: Array<[KernelLaunch, GPUBuffer[]]> =
         plan.launches.length === 1 ? [[plan.launches[0], [x, y, dw]]] : [[plan.launches[0], [x, y, scratch]], [plan.launches[1], [scratch, dw]]];

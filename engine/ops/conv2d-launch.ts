@@ -4,7 +4,7 @@
 // M, N, K mapping); the naive passes compute one output element per invocation and are the
 // benchmark baseline and the debugging fallback.
 
-import { type AdapterTraits, type KernelLaunch, ceilDiv, packUniforms } from '../webgpu/launch.ts';
+import { type KernelLaunch, ceilDiv, packUniforms } from '../webgpu/launch.ts';
 
 export interface Conv2dProblem {
   N: number;
@@ -252,18 +252,6 @@ export function conv2dSubgroupLaunch(
   };
 }
 
-/** The forward launch for an adapter: the subgroup kernel on CPU rasterisers where it applies. */
-export function planConv2dForward(p: Conv2dProblem, adapter: AdapterTraits): KernelLaunch {
-  const subgroup = adapter.kind === 'software' && adapter.subgroupSize !== undefined ? conv2dSubgroupLaunch(p, adapter.subgroupSize, 'forward') : undefined;
-  return subgroup ?? conv2dForwardLaunch(p);
-}
-
-/** The input-gradient launch for an adapter, as planConv2dForward. */
-export function planConv2dBackwardInput(p: Conv2dProblem, adapter: AdapterTraits): KernelLaunch {
-  const subgroup = adapter.kind === 'software' && adapter.subgroupSize !== undefined ? conv2dSubgroupLaunch(p, adapter.subgroupSize, 'input') : undefined;
-  return subgroup ?? conv2dBackwardInputLaunch(p);
-}
-
 export interface Conv2dBackwardWeightPlan {
   /**
    * The launches in order. With one split there is one launch, binding (x, dy, dw). With more,
@@ -312,15 +300,21 @@ export function conv2dBackwardWeightLaunches(p: Conv2dProblem, tiles?: GemmTiles
     describe: `${shapes(p)}; ${gemm}`,
   };
   if (splits === 1) return { launches: [partials], scratchFloats: 0, splits };
+  const sum = sumSplitsLaunch(p, splits);
+  return { launches: [partials, sum], scratchFloats: splits * count, splits };
+}
+
+/** conv2d_sum_splits: adds `splits` partial weight gradients (binds scratch, dw). */
+export function sumSplitsLaunch(p: Conv2dProblem, splits: number): KernelLaunch {
+  const count = p.Co * p.Ci * p.KH * p.KW;
   const spread = spreadWorkgroups(ceilDiv(count, ELEMENTWISE_WORKGROUP));
-  const sum: KernelLaunch = {
+  return {
     kernel: 'conv2d_sum_splits',
     access: ['read', 'read_write'],
     uniforms: packUniforms([count, splits]),
     workgroups: [spread.x, 1, spread.z],
     describe: `partials[${splits},${count}] dw[${p.Co},${p.Ci},${p.KH},${p.KW}]`,
   };
-  return { launches: [partials, sum], scratchFloats: splits * count, splits };
 }
 
 function naiveLaunch(kernel: string, p: Conv2dProblem, outputs: number, access: KernelLaunch['access']): KernelLaunch {

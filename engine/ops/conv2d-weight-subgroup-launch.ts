@@ -2,10 +2,10 @@
 // model's 3x3 convolutions on CPU rasterisers: blocking, the split of the reduction over image rows,
 // and the sum of the splits, with no GPU objects.
 
-import { type KernelLaunch, ceilDiv, packUniforms } from '../webgpu/launch.ts';
+import { type KernelLaunch, ceilDiv } from '../webgpu/launch.ts';
 import {
-  type Conv2dBackwardWeightPlan, type Conv2dProblem, ELEMENTWISE_WORKGROUP, MAX_BINDING_BYTES, MAX_WORKGROUPS_PER_DIMENSION,
-  checkProblem, shapes, spreadWorkgroups, tiledUniforms,
+  type Conv2dBackwardWeightPlan, type Conv2dProblem, MAX_BINDING_BYTES, MAX_WORKGROUPS_PER_DIMENSION,
+  checkProblem, shapes, sumSplitsLaunch, tiledUniforms,
 } from './conv2d-launch.ts';
 
 /**
@@ -66,13 +66,5 @@ export function conv2dBackwardWeightSubgroupLaunches(p: Conv2dProblem, lanes: nu
       `${splits} splits of ${splitLength} image rows)`,
   };
   if (splits === 1) return { launches: [partials], scratchFloats: 0, splits };
-  const spread = spreadWorkgroups(ceilDiv(count, ELEMENTWISE_WORKGROUP));
-  const sum: KernelLaunch = {
-    kernel: 'conv2d_sum_splits',
-    access: ['read', 'read_write'],
-    uniforms: packUniforms([count, splits]),
-    workgroups: [spread.x, 1, spread.z],
-    describe: `partials[${splits},${count}] dw[${p.Co},${p.Ci},3,3]`,
-  };
-  return { launches: [partials, sum], scratchFloats: splits * count, splits };
+  return { launches: [partials, sumSplitsLaunch(p, splits)], scratchFloats: splits * count, splits };
 }

@@ -10,9 +10,9 @@ import { formatShape, type Shape } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
 import { leakyReluBackwardOp } from './arith.ts';
 import {
-  conv2dBackwardWeightLaunches, conv2dNaiveBackwardInputLaunch, conv2dNaiveBackwardWeightLaunch, conv2dNaiveForwardLaunch,
-  conv2dOutputSize, type Conv2dProblem, planConv2dBackwardInput, planConv2dForward,
+  conv2dNaiveBackwardInputLaunch, conv2dNaiveBackwardWeightLaunch, conv2dNaiveForwardLaunch, conv2dOutputSize, type Conv2dProblem,
 } from './conv2d-launch.ts';
+import { planConv2dBackwardInput, planConv2dBackwardWeight, planConv2dForward } from './conv2d-plan.ts';
 import { apply, defineOp } from './op.ts';
 import { sum } from './reduce.ts';
 import type { OpWitness } from './witness.ts';
@@ -90,7 +90,7 @@ export const conv2dBackwardWeightOp = defineOp<Conv2dAttrs & { KH: number; KW: n
       rt.dispatch(conv2dNaiveBackwardWeightLaunch(p), [x.buffer, dy.buffer, dw.buffer]);
       return;
     }
-    const plan = conv2dBackwardWeightLaunches(p);
+    const plan = planConv2dBackwardWeight(p, rt.adapter);
     if (plan.launches.length === 1) {
       rt.dispatch(plan.launches[0], [x.buffer, dy.buffer, dw.buffer]);
       return;

@@ -3,8 +3,9 @@ import {
   type Conv2dProblem, WORKGROUP_STORAGE_BYTES, MAX_BINDING_BYTES, MAX_WORKGROUPS_PER_DIMENSION,
   ELEMENTWISE_WORKGROUP, conv2dOutputSize, conv2dForwardLaunch, conv2dBackwardInputLaunch,
   conv2dBackwardWeightLaunches, conv2dNaiveForwardLaunch, conv2dNaiveBackwardInputLaunch,
-  conv2dNaiveBackwardWeightLaunch, spreadWorkgroups, conv2dSubgroupLaunch, planConv2dForward, planConv2dBackwardInput,
+  conv2dNaiveBackwardWeightLaunch, spreadWorkgroups, conv2dSubgroupLaunch,
 } from '../../engine/ops/conv2d-launch.ts';
+import { planConv2dBackwardInput, planConv2dBackwardWeight, planConv2dForward } from '../../engine/ops/conv2d-plan.ts';
 import { maxPool2dBackwardLaunch, maxPool2dForwardLaunch, maxPool2dOutputSize } from '../../engine/ops/max-pool2d-launch.ts';
 import type { KernelLaunch } from '../../engine/webgpu/launch.ts';
 
@@ -193,6 +194,8 @@ t.test('the subgroup kernel is chosen only where it applies', async (t) => {
   const lavapipe = { kind: 'software', subgroupSize: 8 } as const;
   t.equal(planConv2dForward(model(64, 128, 64), lavapipe).kernel, 'conv2d_subgroup');
   t.equal(planConv2dBackwardInput(model(64, 128, 64), lavapipe).kernel, 'conv2d_subgroup');
+  t.equal(planConv2dBackwardWeight(model(64, 128, 64), lavapipe).launches[0]!.kernel, 'conv2d_backward_weight_subgroup');
+  t.equal(planConv2dBackwardWeight(model(64, 128, 64), { kind: 'hardware' }).launches[0]!.kernel, 'conv2d_backward_weight');
   t.equal(planConv2dForward(model(64, 128, 64), { kind: 'hardware', subgroupSize: 32 }).kernel, 'conv2d_forward');
   t.equal(planConv2dBackwardInput(model(64, 128, 64), { kind: 'software' }).kernel, 'conv2d_backward_input');
   for (const p of odd) t.equal(planConv2dForward(p, lavapipe).kernel, 'conv2d_forward', `x[${p.N},${p.Ci},${p.H},${p.W}] ${p.KH}x${p.KW} s${p.stride}`);

@@ -1,0 +1,32 @@
+// Which convolution kernel each pass gets on an adapter: on a CPU rasteriser with fixed-size
+// subgroups, the subgroup-broadcast kernels where they apply (the model's 3x3 convolutions); the
+// workgroup-memory tilings everywhere else.
+
+import type { AdapterTraits, KernelLaunch } from '../webgpu/launch.ts';
+import {
+  type Conv2dBackwardWeightPlan, type Conv2dProblem, conv2dBackwardInputLaunch, conv2dBackwardWeightLaunches,
+  conv2dForwardLaunch, conv2dSubgroupLaunch,
+} from './conv2d-launch.ts';
+import { conv2dBackwardWeightSubgroupLaunches } from './conv2d-weight-subgroup-launch.ts';
+
+function subgroupLanes(adapter: AdapterTraits): number | undefined {
+  return adapter.kind === 'software' ? adapter.subgroupSize : undefined;
+}
+
+/** Forward: binds x, weight, bias, y. */
+export function planConv2dForward(p: Conv2dProblem, adapter: AdapterTraits): KernelLaunch {
+  const lanes = subgroupLanes(adapter);
+  return (lanes !== undefined ? conv2dSubgroupLaunch(p, lanes, 'forward') : undefined) ?? conv2dForwardLaunch(p);
+}
+
+/** Input gradient: binds dy, weight, dx. */
+export function planConv2dBackwardInput(p: Conv2dProblem, adapter: AdapterTraits): KernelLaunch {
+  const lanes = subgroupLanes(adapter);
+  return (lanes !== undefined ? conv2dSubgroupLaunch(p, lanes, 'input') : undefined) ?? conv2dBackwardInputLaunch(p);
+}
+
+/** Weight gradient: one launch on (x, dy, dw), or (x, dy, scratch) then (scratch, dw). */
+export function planConv2dBackwardWeight(p: Conv2dProblem, adapter: AdapterTraits): Conv2dBackwardWeightPlan {
+  const lanes = subgroupLanes(adapter);
+  return (lanes !== undefined ? conv2dBackwardWeightSubgroupLaunches(p, lanes) : undefined) ?? conv2dBackwardWeightLaunches(p);
+}
