@@ -196,6 +196,18 @@ fn main(
 //#end
   }
 
+//#if 1 - INPUT_GRAD
+  // Each lane loads the biases of its own weight rows, and the subgroup shares them (before any
+  // lane leaves: a broadcast needs every lane).
+//#for r in 0..ROWS_PER_LANE
+  let bias${r} = select(0.0, bias[row${r}], params.hasBias == 1u);
+//#end
+//#for from in 0..LANES
+//#for r in 0..ROWS_PER_LANE
+  let b_${ROWS_PER_LANE * from + r} = subgroupBroadcast(bias${r}, ${from}u);
+//#end
+//#end
+//#end
   if (block >= blocks) {
     return;
   }
@@ -204,7 +216,7 @@ fn main(
   if (band + ${row}u < rows) {
     let at = outBase + (band + ${row}u) * H * W4;
 //#if 1 - INPUT_GRAD
-    let b = select(0.0, bias[band + ${row}u], params.hasBias == 1u);
+    let b = b_${row};
 //#end
 //#for y in 0..PIX_ROWS
 //#for v in 0..PIX_VEC4S
