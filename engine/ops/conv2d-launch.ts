@@ -309,6 +309,33 @@ export function conv2dBackwardWeightLaunches(p: Conv2dProblem, tiles?: GemmTiles
   return { launches: [partials, sum], scratchFloats: splits * count, splits };
 }
 
+/** Pixel blocks (2 rows x 8 pixels) a workgroup of the narrow forward kernel walks with one load of its weights. */
+const NARROW_BLOCKS = 8;
+/** Output channels per lane of the narrow forward kernel: 64 per subgroup, the first layer's all. */
+const NARROW_CO_PER_LANE = 8;
+
+/**
+ * shaders/conv2d_forward_narrow.wgsl for subgroups of `lanes` invocations: the forward of a 3x3,
+ * stride 1, pad 1 convolution of at most 4 input channels (the first layer), rows a multiple of 8
+ * wide and an even height; undefined elsewhere. Binds x, weight, bias, y.
+ */
+export function conv2dForwardNarrowLaunch(p: Conv2dProblem, lanes: number): KernelLaunch | undefined {
+  checkProblem(p);
+  if (p.KH !== 3 || p.KW !== 3 || p.stride !== 1 || p.pad !== 1 || p.Ci > 4 || p.W % 8 !== 0 || p.H % 2 !== 0) return undefined;
+  const blocks = p.N * (p.H / 2) * (p.W / 8);
+  const spread = spreadWorkgroups(ceilDiv(blocks, NARROW_BLOCKS));
+  const band = lanes * NARROW_CO_PER_LANE;
+  return {
+    kernel: 'conv2d_forward_narrow',
+    unroll: { LANES: lanes, IN_CHANNELS: p.Ci, CO_PER_LANE: NARROW_CO_PER_LANE, BLOCKS: NARROW_BLOCKS },
+    access: ['read', 'read', 'read', 'read_write'],
+    uniforms: tiledUniforms(p),
+    workgroups: [spread.x, ceilDiv(p.Co, band), spread.z],
+    describe: `${shapes(p)} bias ${p.hasBias} ${p.activation}; y by subgroups (${band} output channels a subgroup, ` +
+      `${NARROW_BLOCKS} blocks of 2x8 pixels a workgroup)`,
+  };
+}
+
 /** conv2d_sum_splits: adds `splits` partial weight gradients (binds scratch, dw). */
 export function sumSplitsLaunch(p: Conv2dProblem, splits: number): KernelLaunch {
   const count = p.Co * p.Ci * p.KH * p.KW;

@@ -5,7 +5,7 @@
 import type { AdapterTraits, KernelLaunch } from '../webgpu/launch.ts';
 import {
   type Conv2dBackwardWeightPlan, type Conv2dProblem, conv2dBackwardInputLaunch, conv2dBackwardWeightLaunches,
-  conv2dForwardLaunch, conv2dSubgroupLaunch,
+  conv2dForwardLaunch, conv2dForwardNarrowLaunch, conv2dSubgroupLaunch,
 } from './conv2d-launch.ts';
 import { conv2dBackwardWeightSubgroupLaunches } from './conv2d-weight-subgroup-launch.ts';
 
@@ -13,10 +13,11 @@ function subgroupLanes(adapter: AdapterTraits): number | undefined {
   return adapter.kind === 'software' ? adapter.subgroupSize : undefined;
 }
 
-/** Forward: binds x, weight, bias, y. */
+/** Forward: binds x, weight, bias, y. A reduction of at most 4 channels (the first layer) takes the narrow kernel. */
 export function planConv2dForward(p: Conv2dProblem, adapter: AdapterTraits): KernelLaunch {
   const lanes = subgroupLanes(adapter);
-  return (lanes !== undefined ? conv2dSubgroupLaunch(p, lanes, 'forward') : undefined) ?? conv2dForwardLaunch(p);
+  const subgroup = lanes !== undefined ? conv2dForwardNarrowLaunch(p, lanes) ?? conv2dSubgroupLaunch(p, lanes, 'forward') : undefined;
+  return subgroup ?? conv2dForwardLaunch(p);
 }
 
 /** Input gradient: binds dy, weight, dx. */

@@ -185,6 +185,7 @@ export const witnesses: OpWitness[] = [
       convCase('3x3 s1 p1 + bias + leaky_relu x[2,5,5,8] -> 7 (subgroup kernels)', [2, 5, 5, 8], [7, 5, 3, 3], { pad: 1, bias: true, leakySlope: 0.01 }),
       convCase('3x3 s1 p1 x[3,12,3,4] -> 20 (subgroup kernels, 4-pixel rows)', [3, 12, 3, 4], [20, 12, 3, 3], { pad: 1, bias: true }),
       convCase('3x3 s1 p1 x[1,36,4,12] -> 3 (subgroup kernels)', [1, 36, 4, 12], [3, 36, 3, 3], { pad: 1 }),
+      convCase('3x3 s1 p1 + bias + leaky_relu x[2,3,4,8] -> 70 (narrow forward, two bands)', [2, 3, 4, 8], [70, 3, 3, 3], { pad: 1, bias: true, leakySlope: 0.01 }),
     ].map((c) => ({ ...c, gpuTolerance: 2e-5 })),
   },
 ];

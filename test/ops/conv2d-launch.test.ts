@@ -6,6 +6,7 @@ import {
   conv2dNaiveBackwardWeightLaunch, spreadWorkgroups, conv2dSubgroupLaunch,
 } from '../../engine/ops/conv2d-launch.ts';
 import { planConv2dBackwardInput, planConv2dBackwardWeight, planConv2dForward } from '../../engine/ops/conv2d-plan.ts';
+import { conv2dForwardNarrowLaunch } from '../../engine/ops/conv2d-launch.ts';
 import { maxPool2dBackwardLaunch, maxPool2dForwardLaunch, maxPool2dOutputSize } from '../../engine/ops/max-pool2d-launch.ts';
 import type { KernelLaunch } from '../../engine/webgpu/launch.ts';
 
@@ -201,4 +202,19 @@ t.test('the subgroup kernel is chosen only where it applies', async (t) => {
   for (const p of odd) t.equal(planConv2dForward(p, lavapipe).kernel, 'conv2d_forward', `x[${p.N},${p.Ci},${p.H},${p.W}] ${p.KH}x${p.KW} s${p.stride}`);
   t.equal(conv2dSubgroupLaunch({ ...model(8, 8, 6), W: 10 }, 8, 'forward'), undefined, 'rows not a multiple of 4 wide');
   t.equal(conv2dSubgroupLaunch({ ...model(8, 8, 8), KH: 1, KW: 1, pad: 0 }, 8, 'forward'), undefined, '1x1');
+});
+
+t.test('the narrow forward takes the first layer: every pixel block once, every output channel', async (t) => {
+  const lavapipe = { kind: 'software', subgroupSize: 8 } as const;
+  const first = model(3, 64, 128);
+  const launch = planConv2dForward(first, lavapipe);
+  t.equal(launch.kernel, 'conv2d_forward_narrow');
+  const u = launch.unroll!;
+  const [x, y, z] = launch.workgroups;
+  const blocks = (first.N * first.H * first.W) / 16;
+  t.ok(x * z * u.BLOCKS! >= blocks && (x * z - 1) * u.BLOCKS! < blocks, 'groups of blocks cover the images');
+  t.equal(y * u.LANES! * u.CO_PER_LANE!, 64, 'one band of 64 output channels');
+  t.equal(planConv2dForward(model(64, 128, 64), lavapipe).kernel, 'conv2d_subgroup', 'wider inputs take the general kernel');
+  t.equal(conv2dForwardNarrowLaunch({ ...first, W: 12 }, 8), undefined, 'rows a multiple of 8 wide');
+  t.equal(conv2dForwardNarrowLaunch({ ...first, H: 7 }, 8), undefined, 'an even height');
 });
