@@ -1,11 +1,13 @@
 // node cli/bench.js conv: GFLOP/s of the tiled implicit-GEMM convolution passes (forward, input
 // gradient, weight gradient) at the model's six layer shapes, each beside the naive direct
-// kernel timed in the same run.
+// kernel timed in the same run, and beside the matmul at 2048^3 timed just before each layer (a
+// shared machine's speed drifts by tens of percent over the minutes the benchmark takes).
 import { gpuRuntime } from '../../engine/backend.ts';
 import {
   conv2dNaiveBackwardInputLaunch, conv2dNaiveBackwardWeightLaunch, conv2dNaiveForwardLaunch, type Conv2dProblem,
 } from '../../engine/ops/conv2d-launch.ts';
 import { planConv2dBackwardInput, planConv2dBackwardWeight, planConv2dForward } from '../../engine/ops/conv2d-plan.ts';
+import { planMatmul } from '../../engine/ops/matmul-launch.ts';
 import { Random } from '../../engine/random.ts';
 import type { KernelLaunch } from '../../engine/webgpu/launch.ts';
 import type { WebGpuRuntime } from '../../engine/webgpu/runtime.ts';
@@ -20,6 +22,15 @@ function randomBuffer(rt: WebGpuRuntime, floats: number, seed: number): GPUBuffe
   return buffer;
 }
 
+/** GFLOP/s of the matmul at 2048^3 (the kernel `node cli/bench.js matmul` reports), timed now. */
+async function matmulReference(rt: WebGpuRuntime, a: GPUBuffer, b: GPUBuffer, c: GPUBuffer): Promise<number> {
+  const side = REFERENCE_SIDE;
+  const seconds = await timeKernel(rt, planMatmul({ M: side, N: side, K: side }, rt.adapter), [a, b, rt.placeholder, c], 0.5);
+  return (2 * side ** 3) / seconds / 1e9;
+}
+
+const REFERENCE_SIDE = 2048;
+
 /** Seconds per run of a list of launches (the weight gradient's split-K pass and its sum). */
 async function timeLaunches(rt: WebGpuRuntime, launches: Array<[KernelLaunch, GPUBuffer[]]>, minSeconds: number): Promise<number> {
   if (launches.length === 1) return timeKernel(rt, launches[0][0], launches[0][1], minSeconds);
@@ -30,7 +41,7 @@ async function timeLaunches(rt: WebGpuRuntime, launches: Array<[KernelLaunch, GP
 
 export const benchmark: Benchmark = {
   name: 'conv',
-  summary: 'GFLOP/s of the tiled convolution passes at the six model layer shapes (batch 8), beside the naive direct kernels',
+  summary: 'GFLOP/s of the tiled convolution passes at the six model layer shapes (batch 8), beside the naive direct kernels and the 2048^3 matmul',
   options: {
     batch: { type: 'string', value: 'N', default: '8', help: 'batch size' },
     layers: { type: 'string', value: 'LIST', help: 'comma-separated layer numbers (default: 1,2,3,4,5,6)' },
@@ -40,7 +51,10 @@ export const benchmark: Benchmark = {
     const rt = gpuRuntime();
     const N = numberOption(values, 'batch') ?? 8;
     const results = [];
+    const square = REFERENCE_SIDE * REFERENCE_SIDE;
+    const reference = [randomBuffer(rt, square, 5), randomBuffer(rt, square, 6), rt.pool.acquire(square * 4, 'bench reference c')];
     for (const l of chooseLayers(values.layers)) {
+      const matmulGflops = await matmulReference(rt, reference[0], reference[1], reference[2]);
       const p: Conv2dProblem = { N, Ci: l.inChannels, H: l.size, W: l.size, Co: l.outChannels, KH: 3, KW: 3, stride: 1, pad: 1, hasBias: true, activation: 'none', slope: 0 };
       const x = randomBuffer(rt, N * p.Ci * l.size * l.size, 1);
       const w = randomBuffer(rt, p.Co * p.Ci * 9, 2);
@@ -65,17 +79,19 @@ export const benchmark: Benchmark = {
           layer: l.layer, pass, kernel: tiled.map(([launch]) => launch.kernel).join(' + '), shape: `x[${N},${p.Ci},${l.size},${l.size}] w[${p.Co},${p.Ci},3,3]`,
           tiledMs: tiledSeconds * 1e3, naiveMs: naiveSeconds * 1e3,
           tiledGflops: flops / tiledSeconds / 1e9, naiveGflops: flops / naiveSeconds / 1e9, speedup: naiveSeconds / tiledSeconds,
+          matmulGflops, ofMatmul: flops / tiledSeconds / 1e9 / matmulGflops,
         });
         if (!values.json) process.stderr.write(`  layer ${l.layer} ${pass}: ${(naiveSeconds / tiledSeconds).toFixed(1)}x\n`);
       }
       for (const b of [x, w, bias, y, dx, dw, scratch]) rt.pool.release(b);
     }
+    for (const b of reference) rt.pool.release(b);
     if (!values.json) {
       process.stdout.write(`adapter: ${rt.adapter.description || rt.adapter.device} (${rt.adapter.kind}); 3x3 stride 1 pad 1 with bias, batch ${N}\n`);
       process.stdout.write(
         formatTable(
-          ['layer', 'pass', 'shape', 'kernel', 'tiled ms', 'tiled GFLOP/s', 'naive ms', 'naive GFLOP/s', 'speed-up'],
-          results.map((r) => [String(r.layer), r.pass, r.shape, r.kernel, r.tiledMs, r.tiledGflops, r.naiveMs, r.naiveGflops, `${r.speedup.toFixed(1)}x`]),
+          ['layer', 'pass', 'shape', 'kernel', 'tiled ms', 'tiled GFLOP/s', 'naive ms', 'naive GFLOP/s', 'speed-up', 'matmul GFLOP/s', 'of matmul'],
+          results.map((r) => [String(r.layer), r.pass, r.shape, r.kernel, r.tiledMs, r.tiledGflops, r.naiveMs, r.naiveGflops, `${r.speedup.toFixed(1)}x`, r.matmulGflops, `${r.ofMatmul.toFixed(2)}x`]),
         ),
       );
     }
