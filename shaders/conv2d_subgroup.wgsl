@@ -22,8 +22,8 @@
 //
 // Unroll parameters (engine/webgpu/unroll.ts): LANES (the adapter's fixed subgroup size),
 // ROWS_PER_LANE, PIX_VEC4S, PIX_ROWS (image rows per lane), INPUT_GRAD (0 or 1), WEIGHT_VEC4
-// (input gradient only: rows a multiple of 4 and ROWS_PER_LANE 4), EXACT (1 where the dispatch
-// has no block past the last and the rows fill whole bands), WORKGROUP_SIZE (a multiple of LANES). Requires W a multiple of 4 * PIX_VEC4S and H of PIX_ROWS (conv2d-launch.ts checks). Rows and pixel blocks past the end are clamped for
+// (input gradient only: rows a multiple of 4 and ROWS_PER_LANE 4), WORKGROUP_SIZE (a multiple of
+// LANES). Requires W a multiple of 4 * PIX_VEC4S and H of PIX_ROWS (conv2d-launch.ts checks). Rows and pixel blocks past the end are clamped for
 // loading and never stored, so that every lane takes part in every broadcast.
 //
 // Dispatch: (blocks over x and z, ceil(rows / ROWS), 1); the block index is
@@ -208,21 +208,12 @@ fn main(
 //#end
 //#end
 //#end
-  // Where every block and row exists (EXACT), the stores need no guard: outside all control flow,
-  // lavapipe's per-lane store loop has no execution mask to test.
-//#if 1 - EXACT
   if (block >= blocks) {
     return;
   }
-//#end
   let outBase = (n * rows * H + oy0) * W4 + firstVec4;
 //#for row in 0..LANES * ROWS_PER_LANE
-//#if 1 - EXACT
   if (band + ${row}u < rows) {
-//#end
-//#if EXACT
-  {
-//#end
     let at = outBase + (band + ${row}u) * H * W4;
 //#if 1 - INPUT_GRAD
     let b = b_${row};

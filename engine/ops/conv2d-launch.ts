@@ -246,7 +246,6 @@ export function conv2dSubgroupLaunch(
       PIX_ROWS: pixRows,
       WEIGHT_VEC4: inputGrad && rowsPerLane === 4 && rows % 4 === 0 ? 1 : 0,
       INPUT_GRAD: inputGrad ? 1 : 0,
-      EXACT: blocks % workgroupSize === 0 && spread.x * spread.z * workgroupSize === blocks && rows % band === 0 ? 1 : 0,
       WORKGROUP_SIZE: workgroupSize,
     },
     access: inputGrad ? ['read', 'read', 'read_write'] : ['read', 'read', 'read', 'read_write'],
