@@ -335,6 +335,33 @@ export function conv2dForwardNarrowLaunch(p: Conv2dProblem, lanes: number): Kern
   };
 }
 
+/**
+ * shaders/conv2d_backward_input_narrow.wgsl for subgroups of `lanes` invocations: the input
+ * gradient of a 3x3, stride 1, pad 1 convolution of at most 4 input channels (the first layer),
+ * rows a multiple of 8 wide; undefined elsewhere. A lane's block is 4 image rows (2 or 1 where the
+ * height needs): on lavapipe at the first layer, 4 rows ran 1.4x 2 rows and 1.9x 8 rows. Binds dy,
+ * weight, dx.
+ */
+export function conv2dBackwardInputNarrowLaunch(p: Conv2dProblem, lanes: number, pixRows?: number): KernelLaunch | undefined {
+  checkProblem(p);
+  if (p.KH !== 3 || p.KW !== 3 || p.stride !== 1 || p.pad !== 1 || p.Ci > 4 || p.W % 8 !== 0 || SUBGROUP_WORKGROUP_SIZE % lanes !== 0) {
+    return undefined;
+  }
+  const rows = pixRows ?? [4, 2, 1].find((r) => p.H % r === 0)!;
+  if (p.H % rows !== 0) return undefined;
+  const blocks = p.N * (p.H / rows) * (p.W / 8);
+  const workgroupSize = Math.min(SUBGROUP_WORKGROUP_SIZE, ceilDiv(blocks, lanes) * lanes);
+  const spread = spreadWorkgroups(ceilDiv(blocks, workgroupSize));
+  return {
+    kernel: 'conv2d_backward_input_narrow',
+    unroll: { LANES: lanes, OUT_CHANNELS: p.Ci, PIX_ROWS: rows, WORKGROUP_SIZE: workgroupSize },
+    access: ['read', 'read', 'read_write'],
+    uniforms: tiledUniforms(p),
+    workgroups: [spread.x, 1, spread.z],
+    describe: `${shapes(p)}; dx by subgroups (every channel of ${rows}x8 pixels per lane)`,
+  };
+}
+
 /** conv2d_sum_splits: adds `splits` partial weight gradients (binds scratch, dw). */
 export function sumSplitsLaunch(p: Conv2dProblem, splits: number): KernelLaunch {
   const count = p.Co * p.Ci * p.KH * p.KW;

@@ -4,7 +4,7 @@
 
 import type { AdapterTraits, KernelLaunch } from '../webgpu/launch.ts';
 import {
-  type Conv2dBackwardWeightPlan, type Conv2dProblem, conv2dBackwardInputLaunch, conv2dBackwardWeightLaunches,
+  type Conv2dBackwardWeightPlan, type Conv2dProblem, conv2dBackwardInputLaunch, conv2dBackwardInputNarrowLaunch, conv2dBackwardWeightLaunches,
   conv2dForwardLaunch, conv2dForwardNarrowLaunch, conv2dSubgroupLaunch,
 } from './conv2d-launch.ts';
 import { conv2dBackwardWeightSubgroupLaunches } from './conv2d-weight-subgroup-launch.ts';
@@ -20,10 +20,11 @@ export function planConv2dForward(p: Conv2dProblem, adapter: AdapterTraits): Ker
   return subgroup ?? conv2dForwardLaunch(p);
 }
 
-/** Input gradient: binds dy, weight, dx. */
+/** Input gradient: binds dy, weight, dx. A result of at most 4 channels (the first layer's) takes the narrow kernel. */
 export function planConv2dBackwardInput(p: Conv2dProblem, adapter: AdapterTraits): KernelLaunch {
   const lanes = subgroupLanes(adapter);
-  return (lanes !== undefined ? conv2dSubgroupLaunch(p, lanes, 'input') : undefined) ?? conv2dBackwardInputLaunch(p);
+  const subgroup = lanes !== undefined ? conv2dBackwardInputNarrowLaunch(p, lanes) ?? conv2dSubgroupLaunch(p, lanes, 'input') : undefined;
+  return subgroup ?? conv2dBackwardInputLaunch(p);
 }
 
 /** Weight gradient: one launch on (x, dy, dw), or (x, dy, scratch) then (scratch, dw). */

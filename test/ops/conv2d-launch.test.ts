@@ -6,7 +6,7 @@ import {
   conv2dNaiveBackwardWeightLaunch, spreadWorkgroups, conv2dSubgroupLaunch,
 } from '../../engine/ops/conv2d-launch.ts';
 import { planConv2dBackwardInput, planConv2dBackwardWeight, planConv2dForward } from '../../engine/ops/conv2d-plan.ts';
-import { conv2dForwardNarrowLaunch } from '../../engine/ops/conv2d-launch.ts';
+import { conv2dBackwardInputNarrowLaunch, conv2dForwardNarrowLaunch } from '../../engine/ops/conv2d-launch.ts';
 import { maxPool2dBackwardLaunch, maxPool2dForwardLaunch, maxPool2dOutputSize } from '../../engine/ops/max-pool2d-launch.ts';
 import type { KernelLaunch } from '../../engine/webgpu/launch.ts';
 
@@ -195,6 +195,7 @@ t.test('the subgroup kernel is chosen only where it applies', async (t) => {
   const lavapipe = { kind: 'software', subgroupSize: 8 } as const;
   t.equal(planConv2dForward(model(64, 128, 64), lavapipe).kernel, 'conv2d_subgroup');
   t.equal(planConv2dBackwardInput(model(64, 128, 64), lavapipe).kernel, 'conv2d_subgroup');
+  t.equal(planConv2dBackwardInput(model(3, 64, 128), lavapipe).kernel, 'conv2d_backward_input_narrow');
   t.equal(planConv2dBackwardWeight(model(64, 128, 64), lavapipe).launches[0]!.kernel, 'conv2d_backward_weight_subgroup');
   t.equal(planConv2dBackwardWeight(model(64, 128, 64), { kind: 'hardware' }).launches[0]!.kernel, 'conv2d_backward_weight');
   t.equal(planConv2dForward(model(64, 128, 64), { kind: 'hardware', subgroupSize: 32 }).kernel, 'conv2d_forward');
@@ -217,4 +218,21 @@ t.test('the narrow forward takes the first layer: every pixel block once, every 
   t.equal(planConv2dForward(model(64, 128, 64), lavapipe).kernel, 'conv2d_subgroup', 'wider inputs take the general kernel');
   t.equal(conv2dForwardNarrowLaunch({ ...first, W: 12 }, 8), undefined, 'rows a multiple of 8 wide');
   t.equal(conv2dForwardNarrowLaunch({ ...first, H: 7 }, 8), undefined, 'an even height');
+});
+
+t.test('the narrow input gradient takes the first layer: every pixel block once', async (t) => {
+  const lavapipe = { kind: 'software', subgroupSize: 8 } as const;
+  for (const [H, rows] of [[128, 4], [6, 2], [7, 1]] as const) {
+    const p = { ...model(3, 64, 128), H };
+    const launch = planConv2dBackwardInput(p, lavapipe);
+    t.equal(launch.kernel, 'conv2d_backward_input_narrow');
+    const u = launch.unroll!;
+    t.equal(u.PIX_ROWS, rows, `height ${H}: blocks of ${rows} rows`);
+    const [x, y, z] = launch.workgroups;
+    const blocks = (p.N * p.H * p.W) / (8 * rows);
+    t.ok(x * z * u.WORKGROUP_SIZE! >= blocks && (x * z - 1) * u.WORKGROUP_SIZE! < blocks && y === 1, `height ${H}: workgroups cover the blocks`);
+  }
+  t.equal(conv2dBackwardInputNarrowLaunch({ ...model(3, 64, 128), W: 12 }, 8), undefined, 'rows a multiple of 8 wide');
+  t.equal(conv2dBackwardInputNarrowLaunch(model(8, 64, 128), 8), undefined, 'at most 4 result channels');
+  t.equal(planConv2dBackwardInput(model(3, 64, 128), { kind: 'hardware', subgroupSize: 32 }).kernel, 'conv2d_backward_input', 'hardware keeps the tiling');
 });

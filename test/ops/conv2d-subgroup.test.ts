@@ -1,12 +1,13 @@
 // The subgroup convolution kernels (lavapipe's choice for the model's 3x3 layers) against the
 // Float64 CPU reference on shapes the witness's small cases do not reach: weight gradients split
-// over many image rows, with vec4 and scalar stores, and rows of 4, 8 and 12 pixels.
+// over many image rows, with vec4 and scalar stores, rows of 4, 8, 12 and 24 pixels, and the narrow
+// input gradient's blocks of 4, 2 and 1 image rows, with subgroups that wrap onto the next row.
 import t from 'tap';
 import { backward } from '../../engine/autodiff.ts';
 import { gpuRuntime, useBackend } from '../../engine/backend.ts';
 import { normal } from '../../engine/create.ts';
 import { conv2d } from '../../engine/ops/conv2d.ts';
-import { planConv2dBackwardWeight, planConv2dForward } from '../../engine/ops/conv2d-plan.ts';
+import { planConv2dBackwardInput, planConv2dBackwardWeight, planConv2dForward } from '../../engine/ops/conv2d-plan.ts';
 import { scope } from '../../engine/scope.ts';
 import type { BackendName } from '../../engine/tensor.ts';
 import { withGpu } from '../gpu.ts';
@@ -25,6 +26,8 @@ const cases: Case[] = [
   { N: 2, Ci: 16, Co: 40, H: 64, W: 32 }, // vec4 stores, split
   { N: 3, Ci: 8, Co: 7, H: 5, W: 12 }, // rows of 12 pixels
   { N: 5, Ci: 9, Co: 6, H: 6, W: 4 }, // 4-wide rows: two image rows per lane
+  { N: 3, Ci: 2, Co: 5, H: 6, W: 24 }, // narrow input gradient: 2-row blocks, 3 blocks a row
+  { N: 2, Ci: 1, Co: 3, H: 7, W: 16 }, // narrow input gradient: 1-row blocks; general forward
 ];
 
 async function run(backend: BackendName, c: Case) {
@@ -56,8 +59,11 @@ t.test('subgroup convolution kernels match the Float64 CPU', async (t) => {
     const label = `x[${c.N},${c.Ci},${c.H},${c.W}] -> ${c.Co}`;
     if (adapter.kind === 'software' && adapter.subgroupSize !== undefined) {
       const forward = planConv2dForward(p, adapter);
-      const expected = c.Ci <= 4 && c.W % 8 === 0 ? 'conv2d_forward_narrow' : 'conv2d_subgroup';
+      const expected = c.Ci <= 4 && c.W % 8 === 0 && c.H % 2 === 0 ? 'conv2d_forward_narrow' : 'conv2d_subgroup';
       t.equal(forward.kernel, expected, `${label}: forward by ${expected}`);
+      const input = planConv2dBackwardInput(p, adapter);
+      const expectedInput = c.Ci <= 4 && c.W % 8 === 0 ? 'conv2d_backward_input_narrow' : 'conv2d_subgroup';
+      t.equal(input.kernel, expectedInput, `${label}: input gradient by ${expectedInput} ${JSON.stringify(input.unroll)}`);
       const weight = planConv2dBackwardWeight(p, adapter);
       t.equal(weight.launches[0]!.kernel, 'conv2d_backward_weight_subgroup', `${label}: subgroup weight gradient, ${weight.splits} splits`);
     }
