@@ -12,12 +12,15 @@ export interface Benchmark {
 }
 
 /**
- * Seconds per dispatch of one kernel: a warm-up (compiles the pipeline), then repeated dispatches
- * in one submit, doubling the count until the batch takes at least `minSeconds`.
+ * Seconds per dispatch of one kernel: a warm-up (compiles the pipeline; skip it when the kernel has
+ * run already), then repeated dispatches in one submit, doubling the count until the batch takes at
+ * least `minSeconds`.
  */
-export async function timeKernel(rt: WebGpuRuntime, launch: KernelLaunch, bindings: Binding[], minSeconds = 0.5): Promise<number> {
-  rt.dispatch(launch, bindings);
-  await rt.sync();
+export async function timeKernel(rt: WebGpuRuntime, launch: KernelLaunch, bindings: Binding[], minSeconds = 0.5, warmUp = true): Promise<number> {
+  if (warmUp) {
+    rt.dispatch(launch, bindings);
+    await rt.sync();
+  }
   for (let repeats = 1; ; repeats *= 2) {
     const start = performance.now();
     for (let i = 0; i < repeats; i++) rt.dispatch(launch, bindings);
