@@ -34,15 +34,17 @@ async function timeLaunches(rt: WebGpuRuntime, launches: Timed, minSeconds: numb
 
 /**
  * Seconds per run of a pass and of the reference matmul, timed in turn for `rounds` rounds; the
- * fastest round of each is the one least disturbed by the rest of the machine.
+ * fastest round of each is the one least disturbed by the rest of the machine. Each timing spans at
+ * least half a second (one 2048^3 matmul takes about that on lavapipe), so that neither side gets
+ * more chances at a quiet moment than the other.
  */
 async function timeBesideReference(rt: WebGpuRuntime, pass: Timed, reference: Timed, rounds: number): Promise<{ pass: number; reference: number }> {
   let best = { pass: Infinity, reference: Infinity };
   for (let round = 0; round < rounds; round++) {
     const warmUp = round === 0;
     best = {
-      reference: Math.min(best.reference, await timeLaunches(rt, reference, 0.25, warmUp)),
-      pass: Math.min(best.pass, await timeLaunches(rt, pass, 0.25, warmUp)),
+      reference: Math.min(best.reference, await timeLaunches(rt, reference, 0.5, warmUp)),
+      pass: Math.min(best.pass, await timeLaunches(rt, pass, 0.5, warmUp)),
     };
   }
   return best;
@@ -54,13 +56,13 @@ export const benchmark: Benchmark = {
   options: {
     batch: { type: 'string', value: 'N', default: '8', help: 'batch size' },
     layers: { type: 'string', value: 'LIST', help: 'comma-separated layer numbers (default: 1,2,3,4,5,6)' },
-    rounds: { type: 'string', value: 'N', default: '3', help: 'alternate each pass with the reference matmul N times and keep the best of each' },
+    rounds: { type: 'string', value: 'N', default: '5', help: 'alternate each pass with the reference matmul N times and keep the best of each' },
     json: { type: 'boolean', help: 'print JSON' },
   },
   async run(values) {
     const rt = gpuRuntime();
     const N = numberOption(values, 'batch') ?? 8;
-    const rounds = numberOption(values, 'rounds') ?? 3;
+    const rounds = numberOption(values, 'rounds') ?? 5;
     const results = [];
     const square = REFERENCE_SIDE * REFERENCE_SIDE;
     const referenceBuffers = [randomBuffer(rt, square, 5), randomBuffer(rt, square, 6), rt.pool.acquire(square * 4, 'bench reference c')];
