@@ -234,5 +234,6 @@ t.test('the narrow input gradient takes the first layer: every pixel block once'
   }
   t.equal(conv2dBackwardInputNarrowLaunch({ ...model(3, 64, 128), W: 12 }, 8), undefined, 'rows a multiple of 8 wide');
   t.equal(conv2dBackwardInputNarrowLaunch(model(8, 64, 128), 8), undefined, 'at most 4 result channels');
+  t.equal(conv2dBackwardInputNarrowLaunch(model(3, 64, 128), 4), undefined, 'subgroups of at least 8 (the halo rows take 8 loads)');
   t.equal(planConv2dBackwardInput(model(3, 64, 128), { kind: 'hardware', subgroupSize: 32 }).kernel, 'conv2d_backward_input', 'hardware keeps the tiling');
 });
