@@ -19,9 +19,10 @@
 //
 // Measured on lavapipe at the first layer's shape, best of interleaved rounds: sharing the rows
 // above and below by shuffles ran 1.25-1.4x blocks side by side that load their own; 4-row blocks
-// ran as fast as 8 and a little ahead of 2; one dy channel per loop turn ran 1.4x four, whose
+// ran as fast as 8 and a little ahead of 2; one dy channel per loop turn ran up to 1.5x four, whose
 // bodies are larger though they load less per multiply-add; and the loads inside a branch (always
-// taken) ran 1.7x the same loads without one, which LLVM schedules as one long block.
+// taken) ran 1.7x the same loads without one (presumably LLVM then schedules the whole body as one
+// long block).
 //
 // Unroll parameters (engine/webgpu/unroll.ts): LANES (the adapter's fixed subgroup size, at least
 // 8), OUT_CHANNELS (the convolution's input channels, at most 4), PIX_ROWS, WORKGROUP_SIZE (a
@@ -118,7 +119,7 @@ fn main(
 //#end
     // in_J_1, in_J_2, left_J, right_J: row J of the block's dy rows (image row iy0 + J - 1), its
     // two vec4s and the pixel either side, zero outside the image. The branch around the own rows'
-    // loads is always taken; it keeps LLVM from scheduling the whole body as one block (above).
+    // loads is always taken; it is there for speed (above).
     let dyBase = ((n * Co + co) * H + iy0) * W4 + firstVec4;
     var halo = vec4<f32>();
     if (haloValid) {

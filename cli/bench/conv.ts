@@ -97,7 +97,7 @@ export const benchmark: Benchmark = {
           tiledGflops: flops / tiledSeconds / 1e9, naiveGflops: flops / naiveSeconds / 1e9, speedup: naiveSeconds / tiledSeconds,
           matmulGflops, ofMatmul: flops / tiledSeconds / 1e9 / matmulGflops,
         });
-        if (!values.json) process.stderr.write(`  layer ${l.layer} ${pass}: ${(naiveSeconds / tiledSeconds).toFixed(1)}x\n`);
+        process.stderr.write(`  layer ${l.layer} ${pass}: ${(naiveSeconds / tiledSeconds).toFixed(1)}x\n`);
       }
       for (const b of [x, w, bias, y, dx, dw, scratch]) rt.pool.release(b);
     }

@@ -62,7 +62,7 @@ export const benchmark: Benchmark = {
         tiledGBps: bytes / tiled / 1e9,
         speedup: naive / tiled,
       });
-      if (!values.json) process.stderr.write(`  ${name}: done\n`);
+      process.stderr.write(`  ${name}: done\n`);
     }
     if (!values.json) {
       process.stdout.write(`adapter: ${rt.adapter.description || rt.adapter.device} (${rt.adapter.kind})\n`);

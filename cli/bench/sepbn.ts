@@ -69,7 +69,7 @@ export const benchmark: Benchmark = {
       row.fusedBackwardGBps = (3 * bytes) / (row.fusedBackwardMs / 1e3) / 1e9;
       results.push(row);
       for (const t of [dy, ...leaves]) t.dispose();
-      if (!values.json) process.stderr.write(`  layer ${l.layer} done\n`);
+      process.stderr.write(`  layer ${l.layer} done\n`);
     }
     if (!values.json) {
       process.stdout.write(`adapter: ${rt.adapter.description || rt.adapter.device} (${rt.adapter.kind}); SepBN K=3, LeakyReLU fused, batch ${N}\n`);

@@ -75,7 +75,7 @@ export const benchmark: Benchmark = {
     const names: ModelName[] = values.model === 'baseline' ? ['baseline'] : [values.model, 'baseline'];
     const results: TrainMeasurement[] = [];
     for (const [i, name] of names.entries()) {
-      if (!values.json) process.stderr.write(`timing ${name} width 1/${width} batch ${batch}...\n`);
+      process.stderr.write(`timing ${name} width 1/${width} batch ${batch}...\n`);
       results.push(await measure(name, width, batch, steps, i === 0 ? (values.profile as string | undefined) : undefined));
     }
     const rt = gpuRuntime();
