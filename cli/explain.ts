@@ -1,7 +1,7 @@
 // node cli/explain.js sepbn: one SepBN layer on a tensor small enough to print, forward and
 // backward, every gradient checked by finite differences.
 import { formatValues } from '../engine/format.ts';
-import { sepBnWalkthrough, WALKTHROUGH_DEFAULTS, type WalkStep } from '../engine/ops/sep-batch-norm-walkthrough.ts';
+import { sepBnWalkthrough, WALKTHROUGH_DEFAULTS, type WalkStep } from '../engine/ops/sep-batch-norm/walkthrough.ts';
 import { useBackend } from '../engine/backend.ts';
 import { parseCommand } from './args.ts';
 import { backendOption, openBackend, runMain, UsageError } from './main.ts';
@@ -13,7 +13,7 @@ const { values, positionals } = parseCommand({
     `hidden=${WALKTHROUGH_DEFAULTS.hidden}): each forward intermediate,\n` +
     'then the gradient reaching each one in the order the tape runs them, each confirmed by central finite\n' +
     'differences taken at that intermediate. With --backend webgpu every value also comes from the GPU,\n' +
-    'printed with its largest difference from the Float64 CPU reference. The maths: engine/ops/sep-batch-norm.md.',
+    'printed with its largest difference from the Float64 CPU reference. The maths: engine/ops/sep-batch-norm/derivation.md.',
   options: {
     backend: { ...backendOption, default: 'cpu' },
     brief: { type: 'boolean', help: 'names, shapes and checks only, no values' },

@@ -3,7 +3,7 @@
 import { basename, extname, join, resolve } from 'node:path';
 import { cropToImagePoints, faceInput, predictCrops, type FaceBox } from '../data/face-input.ts';
 import { encodePng, readImage, writeFileAtomic } from '../data/image-io.ts';
-import { drawLandmarks, readableScale } from '../data/landmark-drawing.ts';
+import { drawLandmarks, readableScale } from '../data/figures/landmark-drawing.ts';
 import { readCheckpointInfo } from '../models/checkpoint.ts';
 import { buildModel } from '../models/registry.ts';
 import { loadStateDict } from '../nn/state-dict.ts';

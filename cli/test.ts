@@ -3,8 +3,8 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { predictFile, scoreFiles, type SetScore } from '../data/evaluate.ts';
-import { writeLineChartPng } from '../data/plot.ts';
-import { cedChart } from '../data/ced-chart.ts';
+import { writeLineChartPng } from '../data/figures/plot.ts';
+import { cedChart } from '../data/figures/ced-chart.ts';
 import { readWflw256 } from '../data/wflw256.ts';
 import { readCheckpointInfo } from '../models/checkpoint.ts';
 import { buildModel, isModelName, MODEL_NAMES, modelConfig } from '../models/registry.ts';

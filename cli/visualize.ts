@@ -2,13 +2,13 @@
 // training curves, and its CED curve beside those of other runs.
 import { existsSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
-import { cedChart } from '../data/ced-chart.ts';
+import { cedChart } from '../data/figures/ced-chart.ts';
 import { predictFile, scoreFiles } from '../data/evaluate.ts';
 import { encodePng, writeFileAtomic } from '../data/image-io.ts';
-import { writeLineChartPng } from '../data/plot.ts';
-import { renderSepBnAttention, renderSepBnParameters } from '../data/sepbn-figures.ts';
+import { writeLineChartPng } from '../data/figures/plot.ts';
+import { renderSepBnAttention, renderSepBnParameters } from '../data/figures/sepbn-figures.ts';
 import { collectSepBnAttention, sepBnParameters } from '../data/sepbn-inspection.ts';
-import { readTrainingLog, renderTrainingCurves } from '../data/training-curves.ts';
+import { readTrainingLog, renderTrainingCurves } from '../data/figures/training-curves.ts';
 import { readCheckpointInfo, type RunState } from '../models/checkpoint.ts';
 import { buildModel } from '../models/registry.ts';
 import type { VanillaCnn } from '../models/vanilla-cnn.ts';

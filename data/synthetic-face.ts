@@ -1,7 +1,7 @@
 // One synthetic face: the WFLW mean shape under random expression and pose, drawn so that every
 // landmark sits on a visible feature (contour edge, brows, eye outlines, pupils, nose lines, lips).
 import { ATTRIBUTES, type Attribute } from './wflw-annotations.ts';
-import { boxBlur, fillEllipse, fillGradient, fillPolygon, strokePolyline, type Colour, type Points } from './raster.ts';
+import { boxBlur, fillEllipse, fillGradient, fillPolygon, strokePolyline, type Colour, type Points } from './figures/raster.ts';
 import { createRgbImage, type RgbImage } from './rgb-image.ts';
 import type { Rng } from './rng.ts';
 import { wflwTopology } from './topology.ts';

@@ -1,6 +1,6 @@
 // Overwrites a kept tensor's values with another's, in place and in recording order: how running
 // statistics are updated without replacing the tensors a state dict refers to.
-import { CpuStorage } from './cpu/storage.ts';
+import { CpuStorage } from './cpu-storage.ts';
 import { formatShape, sameShape } from './shape.ts';
 import type { Tensor } from './tensor.ts';
 import { GpuStorage } from './webgpu/storage.ts';

@@ -1,6 +1,6 @@
 // Which backend new tensors go to, and how storage is made on each. The WebGPU runtime is opened
 // once (asynchronously) by useBackend('webgpu'); after that every op is synchronous recording.
-import { CpuStorage } from './cpu/storage.ts';
+import { CpuStorage } from './cpu-storage.ts';
 import { releaseDevice } from './device.ts';
 import type { BackendName, DType, Storage, Tensor } from './tensor.ts';
 import { WebGpuRuntime } from './webgpu/runtime.ts';

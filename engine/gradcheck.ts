@@ -4,7 +4,7 @@
 // error measured relative to the largest magnitude of the expected tensor.
 import { backward } from './autodiff.ts';
 import { tensor } from './create.ts';
-import { cpuData } from './cpu/storage.ts';
+import { cpuData } from './cpu-storage.ts';
 import { mul } from './ops/arith.ts';
 import { sum } from './ops/reduce.ts';
 import type { WitnessCase } from './ops/witness.ts';

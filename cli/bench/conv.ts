@@ -3,10 +3,9 @@
 // same run, and beside the matmul at 2048^3 timed in alternation with the pass (a shared
 // machine's speed drifts by tens of percent within a minute).
 import { gpuRuntime } from '../../engine/backend.ts';
-import {
-  conv2dNaiveBackwardInputLaunch, conv2dNaiveBackwardWeightLaunch, conv2dNaiveForwardLaunch, type Conv2dProblem,
-} from '../../engine/ops/conv2d-launch.ts';
-import { planConv2dBackwardInput, planConv2dBackwardWeight, planConv2dForward } from '../../engine/ops/conv2d-plan.ts';
+import { conv2dNaiveBackwardInputLaunch, conv2dNaiveBackwardWeightLaunch, conv2dNaiveForwardLaunch } from '../../engine/ops/conv2d/naive-launch.ts';
+import type { Conv2dProblem } from '../../engine/ops/conv2d/problem.ts';
+import { planConv2dBackwardInput, planConv2dBackwardWeight, planConv2dForward } from '../../engine/ops/conv2d/plan.ts';
 import { planMatmul } from '../../engine/ops/matmul-launch.ts';
 import { Random } from '../../engine/random.ts';
 import type { KernelLaunch } from '../../engine/webgpu/launch.ts';

@@ -6,7 +6,7 @@
 import { backward } from '../../engine/autodiff.ts';
 import { gpuRuntime, sync } from '../../engine/backend.ts';
 import { normal, uniform } from '../../engine/create.ts';
-import { sepBatchNormTrain, type SepBnWeights } from '../../engine/ops/sep-batch-norm.ts';
+import { sepBatchNormTrain, type SepBnWeights } from '../../engine/ops/sep-batch-norm/sep-batch-norm.ts';
 import { scope } from '../../engine/scope.ts';
 import { noGrad, type Tensor } from '../../engine/tensor.ts';
 import { numberOption } from '../args.ts';

@@ -12,7 +12,7 @@
 // (1/M) sum_n gamma[n,c] dgamma[n,c]: only the per-(n, c) sums touch the big tensors.
 import { formatShape, type Shape } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
-import { elementwiseGrid } from '../webgpu/grid.ts';
+import { elementwiseGrid, MAX_WORKGROUPS_PER_DIMENSION } from '../webgpu/grid.ts';
 import { packUniforms } from '../webgpu/launch.ts';
 import { add, leakyRelu, leakyReluBackwardOp, mul, rsqrt, scale, sub } from './arith.ts';
 import { apply, applyAll, defineOp, type CpuView } from './op.ts';
@@ -27,7 +27,6 @@ const SUMS_WORKGROUP = 64;
 function reductionWorkgroup(count: number, largest: number): number {
   return Math.min(largest, Math.max(8, 2 ** Math.ceil(Math.log2(count))));
 }
-const MAX_PER_DIMENSION = 65535;
 
 interface Dims {
   N: number;
@@ -150,7 +149,7 @@ export const batchNormBackwardSumsOp = defineOp<NormAttrs>({
   webgpu: (rt, [x, dy, out, m, v], [sumDy, sumDyXhat], { eps, slope }) => {
     const { N, C, HW } = dims('batch_norm_backward_sums', x.shape);
     const NC = N * C;
-    const groupsX = Math.min(NC, MAX_PER_DIMENSION);
+    const groupsX = Math.min(NC, MAX_WORKGROUPS_PER_DIMENSION);
     rt.dispatch(
       {
         kernel: 'batch_norm_backward_reduce',

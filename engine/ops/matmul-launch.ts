@@ -2,6 +2,7 @@
 // shaders/matmul_subgroup.wgsl, shaders/matmul_naive.wgsl): from a problem's shapes and the adapter's
 // traits to a KernelLaunch, with no GPU objects, so it is testable without a device.
 
+import { MAX_WORKGROUPS_PER_DIMENSION } from '../webgpu/grid.ts';
 import { type AdapterTraits, type KernelLaunch, ceilDiv, packUniforms } from '../webgpu/launch.ts';
 
 /**
@@ -30,7 +31,6 @@ export interface MatmulProblem {
 const MATMUL_ACCESS: KernelLaunch['access'] = ['read', 'read', 'read', 'read_write'];
 
 /** WebGPU's default maxComputeWorkgroupsPerDimension, which every adapter offers. */
-const MAX_WORKGROUPS_PER_DIMENSION = 65535;
 
 /** A tile configuration of shaders/matmul.wgsl: the values of its `override` constants. */
 export interface MatmulTiling {

@@ -3,7 +3,7 @@
 // element sums the windows that chose it) so it needs neither atomics nor a zeroing pass.
 
 import { type KernelLaunch, ceilDiv, packUniforms } from '../webgpu/launch.ts';
-import { ELEMENTWISE_WORKGROUP, spreadWorkgroups } from './conv2d-launch.ts';
+import { spreadWorkgroups, SPREAD_WORKGROUP_SIZE } from '../webgpu/grid.ts';
 
 export interface MaxPool2dProblem {
   N: number;
@@ -50,7 +50,7 @@ function describe(p: MaxPool2dProblem): string {
 /** Forward: binds x, y, argmax (u32, same shape as y). */
 export function maxPool2dForwardLaunch(p: MaxPool2dProblem): KernelLaunch {
   const { Ho, Wo } = checkProblem(p);
-  const spread = spreadWorkgroups(ceilDiv(p.N * p.C * Ho * Wo, ELEMENTWISE_WORKGROUP));
+  const spread = spreadWorkgroups(ceilDiv(p.N * p.C * Ho * Wo, SPREAD_WORKGROUP_SIZE));
   return {
     kernel: 'max_pool2d_forward',
     access: ['read', 'read_write', 'read_write'],
@@ -63,7 +63,7 @@ export function maxPool2dForwardLaunch(p: MaxPool2dProblem): KernelLaunch {
 /** Backward: binds dy, argmax, dx (dx overwritten). */
 export function maxPool2dBackwardLaunch(p: MaxPool2dProblem): KernelLaunch {
   checkProblem(p);
-  const spread = spreadWorkgroups(ceilDiv(p.N * p.C * p.H * p.W, ELEMENTWISE_WORKGROUP));
+  const spread = spreadWorkgroups(ceilDiv(p.N * p.C * p.H * p.W, SPREAD_WORKGROUP_SIZE));
   return {
     kernel: 'max_pool2d_backward',
     access: ['read', 'read', 'read_write'],

@@ -6,8 +6,8 @@ import { formatShape, type Shape } from '../shape.ts';
 import { gradEnabled, noGrad, Tensor, type DType } from '../tensor.ts';
 import type { WebGpuRuntime } from '../webgpu/runtime.ts';
 import { GpuStorage } from '../webgpu/storage.ts';
-import { CpuStorage } from '../cpu/storage.ts';
-import { checkFinite } from './check-finite.ts';
+import { CpuStorage } from '../cpu-storage.ts';
+import { checkFinite } from '../webgpu/check-finite.ts';
 
 export interface CpuView {
   data: Float64Array;

@@ -2,7 +2,7 @@
 // broadcast). sum's backward is broadcastTo and broadcastTo's is sumTo, so each is two lines.
 import { broadcastShapes, broadcastStrides, formatShape, normaliseAxes, sameShape, sizeOf, stridesOf, type Shape } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
-import { elementwiseGrid } from '../webgpu/grid.ts';
+import { elementwiseGrid, MAX_WORKGROUPS_PER_DIMENSION } from '../webgpu/grid.ts';
 import { packUniforms } from '../webgpu/launch.ts';
 import { scale } from './arith.ts';
 import { apply, defineOp } from './op.ts';
@@ -11,7 +11,6 @@ import type { OpWitness } from './witness.ts';
 
 const MAX_RANK = 8;
 const SUM_WORKGROUP = 64;
-const MAX_PER_DIMENSION = 65535;
 /** Up to this many elements per output, one invocation sums them alone (sum_short.wgsl). */
 const SHORT_REDUCTION = 32;
 
@@ -96,7 +95,7 @@ export const sumOp = defineOp<SumAttrs>({
       );
       return;
     }
-    const groupsX = Math.min(plan.outputs, MAX_PER_DIMENSION);
+    const groupsX = Math.min(plan.outputs, MAX_WORKGROUPS_PER_DIMENSION);
     rt.dispatch(
       {
         kernel: 'sum',

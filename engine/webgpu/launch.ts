@@ -10,7 +10,7 @@
 export type Access = 'read' | 'read_write';
 
 export interface KernelLaunch {
-  /** Shader file stem under shaders/, e.g. 'matmul' for shaders/matmul.wgsl. */
+  /** Shader file stem anywhere under shaders/, e.g. 'matmul' for shaders/matmul.wgsl. */
   kernel: string;
   /** Entry point; 'main' when omitted. */
   entryPoint?: string;

@@ -1,4 +1,4 @@
-import { conv2d } from '../../engine/ops/conv2d.ts';
+import { conv2d } from '../../engine/ops/conv2d/conv2d.ts';
 import type { Tensor } from '../../engine/tensor.ts';
 import { kaimingUniform, zeroBias, type InitSeeds } from '../init.ts';
 import { Module } from '../module.ts';

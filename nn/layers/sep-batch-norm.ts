@@ -1,8 +1,8 @@
 // SepBatchNorm2d(C, K=3, ratio=0.1, temperature, groups=1), with the reference's state-dict names:
 // bn.{k}.weight / bias / running_mean / running_var / num_batches_tracked for the K sets,
 // fc1.weight [H, C, 1, 1] and fc2.weight [K*groups, H, 1, 1] for the attention, H = max(1, int(ratio*C)).
-// The maths lives in engine/ops/sep-batch-norm.ts; this layer holds the state.
-import { sepBatchNormEval, sepBatchNormTrain, type SepBnOptions, type SepBnWeights } from '../../engine/ops/sep-batch-norm.ts';
+// The maths lives in engine/ops/sep-batch-norm/ (sep-batch-norm.ts, derivation.md); this layer holds the state.
+import { sepBatchNormEval, sepBatchNormTrain, type SepBnOptions, type SepBnWeights } from '../../engine/ops/sep-batch-norm/sep-batch-norm.ts';
 import type { Tensor } from '../../engine/tensor.ts';
 import type { InitSeeds } from '../init.ts';
 import { Module } from '../module.ts';

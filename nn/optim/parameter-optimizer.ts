@@ -2,7 +2,7 @@
 // state tensors per parameter, checkpoint save and load, and cutting a GPU update into bindings
 // the adapter accepts. Subclasses supply only the update of one parameter on each backend.
 import { gpuRuntime } from '../../engine/backend.ts';
-import { cpuData } from '../../engine/cpu/storage.ts';
+import { cpuData } from '../../engine/cpu-storage.ts';
 import { zeros } from '../../engine/create.ts';
 import { formatShape } from '../../engine/shape.ts';
 import type { Tensor } from '../../engine/tensor.ts';

@@ -1,0 +1,37 @@
+// Launch arithmetic for the naive convolution kernels (shaders/conv2d/naive/): one output element
+// per invocation, on any adapter. They are the benchmark baseline and the debugging fallback. No
+// GPU objects.
+
+import { spreadWorkgroups, SPREAD_WORKGROUP_SIZE } from '../../webgpu/grid.ts';
+import { type KernelLaunch, ceilDiv, packUniforms } from '../../webgpu/launch.ts';
+import { checkProblem, type Conv2dProblem, conv2dOutputSize, shapes } from './problem.ts';
+
+/** The uniform struct Conv2dNaiveParams; the backward shaders declare its first eleven fields. */
+function naiveUniforms(p: Conv2dProblem): ArrayBuffer {
+  const { Ho, Wo } = conv2dOutputSize(p);
+  return packUniforms([p.N, p.Ci, p.H, p.W, p.Co, Ho, Wo, p.KH, p.KW, p.stride, p.pad, p.hasBias ? 1 : 0,
+    p.activation === 'leaky_relu' ? 1 : 0, { f32: p.slope }]);
+}
+
+function naiveLaunch(kernel: string, p: Conv2dProblem, outputs: number, access: KernelLaunch['access']): KernelLaunch {
+  checkProblem(p);
+  const spread = spreadWorkgroups(ceilDiv(outputs, SPREAD_WORKGROUP_SIZE));
+  return { kernel, access, uniforms: naiveUniforms(p), workgroups: [spread.x, 1, spread.z], describe: shapes(p) };
+}
+
+/** Naive forward: binds x, weight, bias, y, as conv2dForwardLaunch. */
+export function conv2dNaiveForwardLaunch(p: Conv2dProblem): KernelLaunch {
+  const { Ho, Wo } = conv2dOutputSize(p);
+  return naiveLaunch('conv2d_naive_forward', p, p.N * p.Co * Ho * Wo, ['read', 'read', 'read', 'read_write']);
+}
+
+/** Naive input gradient: binds dy, weight, dx, as conv2dBackwardInputLaunch. */
+export function conv2dNaiveBackwardInputLaunch(p: Conv2dProblem): KernelLaunch {
+  return naiveLaunch('conv2d_naive_backward_input', p, p.N * p.Ci * p.H * p.W, ['read', 'read', 'read_write']);
+}
+
+/** Naive weight gradient, one launch with no scratch: binds x, dy, dw. */
+export function conv2dNaiveBackwardWeightLaunch(p: Conv2dProblem): KernelLaunch {
+  return naiveLaunch('conv2d_naive_backward_weight', p, p.Co * p.Ci * p.KH * p.KW, ['read', 'read', 'read_write']);
+}
+
