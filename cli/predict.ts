@@ -2,7 +2,8 @@
 // --json, printed in each image's own pixels.
 import { basename, extname, join, resolve } from 'node:path';
 import { cropToImagePoints, faceInput, predictCrops, type FaceBox } from '../data/face-input.ts';
-import { encodePng, readImage, writeFileAtomic } from '../data/image-io.ts';
+import { encodePng, readImage } from '../data/image-io.ts';
+import { writeFileAtomic } from '../nn/write-file-atomic.ts';
 import { drawLandmarks, readableScale } from '../data/figures/landmark-drawing.ts';
 import { readCheckpointInfo } from '../models/checkpoint.ts';
 import { buildModel } from '../models/registry.ts';

@@ -13,6 +13,7 @@ import { numberOption, parseCommand } from './args.ts';
 import { resolveData } from './dataset.ts';
 import { backendOption, openBackend, runMain, UsageError } from './main.ts';
 import { Progress } from './progress.ts';
+import { LANDMARK_COUNT } from '../data/topology.ts';
 
 const { values } = parseCommand({
   usage:
@@ -49,7 +50,7 @@ function readPredictions(file: string, count: number): Float64Array[] {
   if (lines.length !== count) throw new UsageError(`${file} has ${lines.length} lines of predictions but the annotation file has ${count} faces`);
   return lines.map(({ l, line }) => {
     const tokens = l.split(/[\s,]+/);
-    if (tokens.length !== 196) throw new UsageError(`${file}:${line}: expected 196 numbers (98 x y pairs), found ${tokens.length}`);
+    if (tokens.length !== 2 * LANDMARK_COUNT) throw new UsageError(`${file}:${line}: expected ${2 * LANDMARK_COUNT} numbers (${LANDMARK_COUNT} x y pairs), found ${tokens.length}`);
     return Float64Array.from(tokens, (t, k) => {
       const v = Number(t);
       if (!Number.isFinite(v)) throw new UsageError(`${file}:${line}: value ${k + 1} ("${t}") is not a number`);

@@ -7,7 +7,7 @@
 import { mat2d } from 'gl-matrix';
 import { affine, identityAffine } from './affine.ts';
 import type { RgbImage } from './rgb-image.ts';
-import type { Rng } from './rng.ts';
+import type { Random } from '../engine/random.ts';
 import { wflwTopology } from './topology.ts';
 import { transformPoints, warpToNormalizedChw } from './warp.ts';
 
@@ -40,7 +40,7 @@ export interface AugmentParams {
 export const NO_AUGMENTATION: AugmentParams = { rotationRad: 0, shearX: 0, shearY: 0, boxJitter: [0, 0, 0, 0], flip: false };
 
 /** Draws the parameters in a fixed order, so a sample's stream gives the same transform everywhere. */
-export function drawAugmentParams(rng: Rng, settings: AugmentSettings): AugmentParams {
+export function drawAugmentParams(rng: Random, settings: AugmentSettings): AugmentParams {
   const p = settings.probability;
   const rotate = rng.chance(p);
   const rotationDeg = rng.uniform(-settings.rotationDeg, settings.rotationDeg);

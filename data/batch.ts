@@ -3,7 +3,7 @@
 // keyed by (seed, epoch, index), so the batch does not depend on where or in which order it is made.
 import { augmentSample, CROP_FRAME, drawAugmentParams, INPUT_SIZE, NO_AUGMENTATION, type AugmentSettings } from './augment.ts';
 import { readImage } from './image-io.ts';
-import { Rng } from './rng.ts';
+import { Random } from '../engine/random.ts';
 import { SourceError } from './source-error.ts';
 import { LANDMARK_COUNT } from './topology.ts';
 import type { Wflw256Sample } from './wflw256.ts';
@@ -44,7 +44,7 @@ export function assembleBatch(samples: readonly Wflw256Sample[], request: BatchR
     if (crop.width !== CROP_FRAME || crop.height !== CROP_FRAME) {
       throw new SourceError(sample.file, sample.line, `${sample.imageFile} is ${crop.width}x${crop.height}; the loader expects ${CROP_FRAME}x${CROP_FRAME} crops from cli/prepare.js`);
     }
-    const params = request.augment ? drawAugmentParams(new Rng(AUGMENT_STREAM, request.seed, request.epoch, index), request.augment) : NO_AUGMENTATION;
+    const params = request.augment ? drawAugmentParams(new Random(AUGMENT_STREAM, request.seed, request.epoch, index), request.augment) : NO_AUGMENTATION;
     augmentSample(crop, sample.landmarksPx, params, images, k * IMAGE_VALUES, landmarks, k * LANDMARK_VALUES);
   });
   return { images, landmarks, indices: request.indices, paths: request.indices.map((i) => samples[i].imageFile) };

@@ -9,6 +9,10 @@ import { CROP_FRAME, INPUT_SIZE } from './augment.ts';
 import { WflwLoader } from './loader.ts';
 import { nmePerImage, summarizeNme, type NmeSummary } from './metrics.ts';
 import { readWflw256 } from './wflw256.ts';
+import { LANDMARK_COUNT } from './topology.ts';
+
+/** Numbers per face: x y interleaved. */
+const COORDINATES = 2 * LANDMARK_COUNT;
 
 /** The test crop is the central 128 of the 256 crop: add this to map 128-frame pixels to the file's frame. */
 export const TEST_CROP_OFFSET = (CROP_FRAME - INPUT_SIZE) / 2;
@@ -33,7 +37,7 @@ export async function predictFile(model: VanillaCnn, annotationFile: string, opt
         noGrad(() => model.forward(tensor(batch.images, [n, 3, INPUT_SIZE, INPUT_SIZE], { label: 'images' })).toArray()),
       );
       batch.paths.forEach((path, i) => {
-        predictions.set(path, Float64Array.from(values.subarray(i * 196, (i + 1) * 196), (v) => v + TEST_CROP_OFFSET));
+        predictions.set(path, Float64Array.from(values.subarray(i * COORDINATES, (i + 1) * COORDINATES), (v) => v + TEST_CROP_OFFSET));
       });
       options.onBatch?.(++done, loader.batchesPerEpoch);
     }
@@ -47,13 +51,13 @@ export async function predictFile(model: VanillaCnn, annotationFile: string, opt
 export function scoreFiles(predictions: Map<string, Float64Array>, sets: Array<{ name: string; file: string }>): SetScore[] {
   return sets.map(({ name, file }) => {
     const samples = readWflw256(file);
-    const predicted = new Float64Array(samples.length * 196);
-    const target = new Float64Array(samples.length * 196);
+    const predicted = new Float64Array(samples.length * COORDINATES);
+    const target = new Float64Array(samples.length * COORDINATES);
     samples.forEach((s, i) => {
       const p = predictions.get(s.imageFile);
       if (!p) throw new Error(`${file}:${s.line}: no prediction for ${s.imageFile}`);
-      predicted.set(p, i * 196);
-      target.set(s.landmarksPx, i * 196);
+      predicted.set(p, i * COORDINATES);
+      target.set(s.landmarksPx, i * COORDINATES);
     });
     const nmes = nmePerImage(predicted, target);
     return { name, file, nmes, ...summarizeNme(nmes) };

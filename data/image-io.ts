@@ -1,6 +1,5 @@
-// Reading JPEG and PNG files into RgbImage, writing PNG, and writing any file atomically.
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+// Reading JPEG and PNG files into RgbImage, and encoding PNG.
+import { readFileSync } from 'node:fs';
 import { PNG } from 'pngjs';
 import jpeg from 'jpeg-js';
 import { decodeSimplePng } from './png-decode.ts';
@@ -59,17 +58,4 @@ export function encodePng(image: RgbImage): Buffer {
   // One fixed filter (Paeth) instead of pngjs's per-row trial of all five: half the encoding time for the
   // same size on photographs and synthetic faces alike.
   return PNG.sync.write(png, { colorType: 2, inputColorType: 2, inputHasAlpha: false, deflateLevel: 6, filterType: 4 });
-}
-
-/** Writes to a temporary name in the same folder, then renames, so a crash never leaves half a file. */
-export function writeFileAtomic(file: string, data: string | Uint8Array): void {
-  mkdirSync(dirname(file), { recursive: true });
-  const temporary = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-  try {
-    writeFileSync(temporary, data);
-    renameSync(temporary, file);
-  } catch (err) {
-    rmSync(temporary, { force: true });
-    throw err;
-  }
 }

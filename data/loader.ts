@@ -7,7 +7,7 @@ import { Worker } from 'node:worker_threads';
 import { PAPER_AUGMENTATION, type AugmentSettings } from './augment.ts';
 import { assembleBatch, SHUFFLE_STREAM, type Batch, type BatchRequest } from './batch.ts';
 import type { WorkerReply, WorkerRequest } from './loader-worker.ts';
-import { Rng, shuffledIndices } from './rng.ts';
+import { Random, shuffledIndices } from '../engine/random.ts';
 import { readWflw256, type Wflw256Sample } from './wflw256.ts';
 
 export type { Batch } from './batch.ts';
@@ -67,7 +67,7 @@ export class WflwLoader {
 
   /** The sample indices of each batch of an epoch, shuffled by (seed, epoch) when shuffling is on. */
   epochBatches(epoch: number): number[][] {
-    const order = this.shuffle ? shuffledIndices(this.samples.length, new Rng(SHUFFLE_STREAM, this.seed, epoch)) : this.samples.map((_, i) => i);
+    const order = this.shuffle ? shuffledIndices(this.samples.length, new Random(SHUFFLE_STREAM, this.seed, epoch)) : this.samples.map((_, i) => i);
     return Array.from({ length: this.batchesPerEpoch }, (_, b) => order.slice(b * this.batchSize, (b + 1) * this.batchSize));
   }
 

@@ -8,7 +8,8 @@
 import { existsSync } from 'node:fs';
 import { join, normalize, sep } from 'node:path';
 import { cropFace, cropRegion, sourceToCrop } from './face-crop.ts';
-import { encodePng, readImage, writeFileAtomic } from './image-io.ts';
+import { encodePng, readImage } from './image-io.ts';
+import { writeFileAtomic } from '../nn/write-file-atomic.ts';
 import type { RgbImage } from './rgb-image.ts';
 import { SourceError } from './source-error.ts';
 import { transformPoints, type Interpolation } from './warp.ts';

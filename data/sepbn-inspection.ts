@@ -9,6 +9,7 @@ import { SepBatchNorm2d } from '../nn/layers/sep-batch-norm.ts';
 import { INPUT_SIZE } from './augment.ts';
 import { TEST_CROP_OFFSET } from './evaluate.ts';
 import { WflwLoader } from './loader.ts';
+import { LANDMARK_COUNT } from './topology.ts';
 
 /** The SepBN layers with their state-dict names (bn1 ... bn6). */
 export function namedSepBnLayers(model: VanillaCnn): Array<{ name: string; layer: SepBatchNorm2d }> {
@@ -83,7 +84,7 @@ export async function collectSepBnAttention(
         return output.toArray();
       });
       batch.paths.forEach((path, i) => {
-        predictions.set(path, Float64Array.from(landmarks.subarray(i * 196, (i + 1) * 196), (v) => v + TEST_CROP_OFFSET));
+        predictions.set(path, Float64Array.from(landmarks.subarray(i * 2 * LANDMARK_COUNT, (i + 1) * 2 * LANDMARK_COUNT), (v) => v + TEST_CROP_OFFSET));
       });
       options.onBatch?.(++done, loader.batchesPerEpoch);
     }

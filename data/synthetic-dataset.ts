@@ -3,9 +3,10 @@
 //   ROOT/WFLW_annotations/list_98pt_rect_attr_train_test/list_98pt_rect_attr_{train,test}.txt
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { encodePng, writeFileAtomic } from './image-io.ts';
+import { encodePng } from './image-io.ts';
+import { writeFileAtomic } from '../nn/write-file-atomic.ts';
 import { PREPARED_MARKER, prepareWflw } from './prepare.ts';
-import { Rng } from './rng.ts';
+import { Random } from '../engine/random.ts';
 import { drawSyntheticFace } from './synthetic-face.ts';
 import { formatWflwLine, wflwAnnotationFile, type Split } from './wflw-annotations.ts';
 
@@ -35,7 +36,7 @@ export function writeSyntheticWflw(root: string, options: SyntheticOptions): { t
   const lines: Record<Split, string[]> = { train: [], test: [] };
   for (let index = 0; index < count; index++) {
     // Each face has its own stream, so a face does not change when the count does.
-    const face = drawSyntheticFace(new Rng(seed, index), size);
+    const face = drawSyntheticFace(new Random(seed, index), size);
     const imagePath = `${index % EVENT_FOLDERS}--Synthetic/synth_${String(index).padStart(6, '0')}.png`;
     writeFileAtomic(join(root, 'WFLW_images', imagePath), encodePng(face.image));
     lines[index < count - testCount ? 'train' : 'test'].push(formatWflwLine({ ...face, imagePath }));
@@ -56,7 +57,7 @@ export interface EnsureSyntheticOptions {
 }
 
 /**
- * Generates (once) a synthetic raw set and its WFLW256 crops under CACHE/synth-v1/, and returns the
+ * Generates (once) a synthetic raw set and its WFLW256 crops under CACHE/synth-v2/, and returns the
  * prepared folder (holding train.txt, test.txt, test_<attribute>.txt). A finished folder has
  * prepared.json; an interrupted run is simply redone, keeping the files it already wrote.
  */
@@ -65,7 +66,7 @@ export function ensureSyntheticDataset(cacheDir: string, options: EnsureSyntheti
   const test = options.test ?? 200;
   const seed = options.seed ?? SYNTHETIC_DEFAULTS.seed;
   const size = options.size ?? SYNTHETIC_DEFAULTS.size;
-  const folder = resolve(cacheDir, 'synth-v1', `train${train}-test${test}-seed${seed}-size${size}`);
+  const folder = resolve(cacheDir, 'synth-v2', `train${train}-test${test}-seed${seed}-size${size}`);
   const prepared = join(folder, 'wflw256');
   if (existsSync(join(prepared, PREPARED_MARKER))) return prepared;
   const raw = join(folder, 'raw');

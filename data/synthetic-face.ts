@@ -3,7 +3,7 @@
 import { ATTRIBUTES, type Attribute } from './wflw-annotations.ts';
 import { boxBlur, fillEllipse, fillGradient, fillPolygon, strokePolyline, type Colour, type Points } from './figures/raster.ts';
 import { createRgbImage, type RgbImage } from './rgb-image.ts';
-import type { Rng } from './rng.ts';
+import type { Random } from '../engine/random.ts';
 import { wflwTopology } from './topology.ts';
 
 export interface SyntheticFace {
@@ -35,7 +35,7 @@ function mouthOpening(shape: Shape, indices: number[], amount: number): void {
   }
 }
 
-function jitter(rng: Rng, colour: Colour, spread: number): Colour {
+function jitter(rng: Random, colour: Colour, spread: number): Colour {
   return colour.map((c) => Math.max(0, Math.min(255, Math.round(c + rng.uniform(-spread, spread))))) as unknown as Colour;
 }
 
@@ -47,7 +47,7 @@ const SKIN_TONES: Colour[] = [[236, 200, 170], [210, 160, 120], [170, 120, 85], 
 const IRIS: Colour[] = [[70, 110, 160], [90, 60, 30], [60, 120, 70]];
 const HAIR: Colour[] = [[40, 30, 20], [90, 60, 30], [200, 170, 110], [20, 20, 20], [130, 130, 130]];
 
-export function drawSyntheticFace(rng: Rng, size: number): SyntheticFace {
+export function drawSyntheticFace(rng: Random, size: number): SyntheticFace {
   const topology = wflwTopology();
   const shape: Shape = topology.meanShape128.map(([x, y]) => [x, y]);
   const attributes = Object.fromEntries(ATTRIBUTES.map((a) => [a, false])) as Record<Attribute, boolean>;
@@ -190,7 +190,7 @@ function boundingBox(points: Points): [number, number, number, number] {
 }
 
 /** Multiplies by a linear ramp across the image in a random direction; `strength` 0 leaves it as is. */
-function relight(image: RgbImage, rng: Rng, strength: number): void {
+function relight(image: RgbImage, rng: Random, strength: number): void {
   const direction = rng.uniform(0, 2 * Math.PI);
   const ux = Math.cos(direction) / image.width;
   const uy = Math.sin(direction) / image.height;
@@ -204,7 +204,7 @@ function relight(image: RgbImage, rng: Rng, strength: number): void {
   }
 }
 
-function addNoise(image: RgbImage, rng: Rng, sigma: number): void {
+function addNoise(image: RgbImage, rng: Random, sigma: number): void {
   for (let o = 0; o < image.data.length; o++) {
     image.data[o] = Math.max(0, Math.min(255, Math.round(image.data[o] + sigma * rng.normal())));
   }

@@ -40,10 +40,6 @@ export function onesLike(t: Tensor): Tensor {
   return ones(t.shape, { backend: t.backend });
 }
 
-export function zerosLike(t: Tensor): Tensor {
-  return zeros(t.shape, { backend: t.backend });
-}
-
 export interface RandomOptions extends CreateOptions {
   seed: number;
 }
@@ -62,9 +58,4 @@ export function normal(shape: Shape, options: RandomOptions & { mean?: number; s
   const values = new Float64Array(sizeOf(shape));
   for (let i = 0; i < values.length; i++) values[i] = (options.mean ?? 0) + (options.std ?? 1) * rng.normal();
   return tensor(values, shape, options);
-}
-
-/** A copy of a tensor's values on another backend (a leaf: no tape). */
-export async function toBackend(t: Tensor, backend: BackendName): Promise<Tensor> {
-  return tensor(await t.toArray(), t.shape, { backend, dtype: t.dtype, label: t.label });
 }

@@ -109,7 +109,13 @@ export async function checkAgainstFiniteDifferences(op: string, c: WitnessCase, 
   });
 }
 
-function relativeError(got: Float64Array, want: Float64Array): number {
+/**
+ * max |got - want| / max |want|: the error relative to the expected tensor's magnitude (absolute
+ * where `want` is all zeros), Infinity where any difference is NaN. The one such measure the
+ * checks and the tests use.
+ */
+export function maxRelativeError(got: ArrayLike<number>, want: ArrayLike<number>): number {
+  if (got.length !== want.length) throw new Error(`maxRelativeError: ${got.length} values against ${want.length}`);
   let scale = 0;
   let err = 0;
   for (let i = 0; i < want.length; i++) {
@@ -117,7 +123,7 @@ function relativeError(got: Float64Array, want: Float64Array): number {
     const d = Math.abs(got[i] - want[i]);
     err = Number.isNaN(d) ? Infinity : Math.max(err, d);
   }
-  return err / Math.max(scale, 1e-30);
+  return err / (scale > 0 ? scale : 1);
 }
 
 /** WebGPU forward and gradients against the CPU's on the same inputs. Needs useBackend('webgpu') first. */
@@ -127,7 +133,7 @@ export async function checkGpuAgainstCpu(op: string, c: WitnessCase, seed = 1): 
   const got = await evaluate(c, values, 'webgpu', seed);
   const tolerance = c.gpuTolerance ?? DEFAULT_GPU_TOLERANCE;
   const row = (check: string, g: Float64Array, w: Float64Array): CheckRow => {
-    const maxError = g.length === w.length ? relativeError(g, w) : Infinity;
+    const maxError = g.length === w.length ? maxRelativeError(g, w) : Infinity;
     return { op, label: c.label, check, maxError, tolerance, pass: maxError <= tolerance };
   };
   const rows = [row('webgpu output vs cpu', got.output, want.output)];

@@ -2,7 +2,8 @@
 // side (safetensors.torch.load_file / save_file): an 8-byte little-endian header length, a JSON
 // header {name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {string: string}},
 // then the raw little-endian tensor bytes.
-import { openSync, closeSync, fsyncSync, readFileSync, renameSync, writeSync, unlinkSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { writeFileAtomic } from './write-file-atomic.ts';
 
 export type SafetensorsDtype = 'F32' | 'F64' | 'F16' | 'I64' | 'I32';
 
@@ -72,7 +73,7 @@ export function readSafetensors(file: string): { tensors: Map<string, NamedArray
   return { tensors, metadata };
 }
 
-/** Writes to FILE.tmp-PID, syncs, then renames, so a crash never leaves half a file. */
+/** Writes the file atomically (write-file-atomic.ts), so a crash never leaves half a file. */
 export function writeSafetensors(file: string, tensors: Array<[string, NamedArray]>, metadata: Record<string, string> = {}): void {
   const header: Record<string, unknown> = { __metadata__: metadata };
   let offset = 0;
@@ -86,18 +87,6 @@ export function writeSafetensors(file: string, tensors: Array<[string, NamedArra
   const headerBytes = Buffer.from(json, 'utf8');
   const length = Buffer.alloc(8);
   length.writeBigUInt64LE(BigInt(headerBytes.length));
-  const temporary = `${file}.tmp-${process.pid}`;
-  const fd = openSync(temporary, 'w');
-  try {
-    writeSync(fd, length);
-    writeSync(fd, headerBytes);
-    for (const [, t] of tensors) writeSync(fd, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
-    fsyncSync(fd);
-  } catch (err) {
-    closeSync(fd);
-    unlinkSync(temporary);
-    throw err;
-  }
-  closeSync(fd);
-  renameSync(temporary, file);
+  const pieces = tensors.map(([, t]) => new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+  writeFileAtomic(file, [length, headerBytes, ...pieces]);
 }

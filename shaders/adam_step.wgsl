@@ -15,7 +15,7 @@
 
 override WORKGROUP_SIZE: u32 = 256u;
 
-struct Params {
+struct AdamStepParams {
   total: u32,
   rowStride: u32,
   l2Decay: f32,
@@ -32,7 +32,7 @@ struct Params {
 @group(0) @binding(1) var<storage, read> grad: array<f32>;
 @group(0) @binding(2) var<storage, read_write> expAvg: array<f32>;
 @group(0) @binding(3) var<storage, read_write> expAvgSq: array<f32>;
-@group(0) @binding(4) var<uniform> params: Params;
+@group(0) @binding(4) var<uniform> params: AdamStepParams;
 
 // torch.lerp's two forms: each keeps the result exact at its own end of the weight range.
 fn lerp(start: f32, end: f32, weight: f32) -> f32 {

@@ -10,7 +10,7 @@
 
 override WORKGROUP_SIZE: u32 = 256u;
 
-struct Params {
+struct BatchNormApplyParams {
   total: u32,
   C: u32,
   HW: u32,
@@ -28,7 +28,7 @@ struct Params {
 @group(0) @binding(3) var<storage, read> gamma: array<f32>;
 @group(0) @binding(4) var<storage, read> beta: array<f32>;
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
-@group(0) @binding(6) var<uniform> params: Params;
+@group(0) @binding(6) var<uniform> params: BatchNormApplyParams;
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {

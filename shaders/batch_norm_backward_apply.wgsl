@@ -12,7 +12,7 @@
 
 override WORKGROUP_SIZE: u32 = 256u;
 
-struct Params {
+struct BatchNormBackwardApplyParams {
   total: u32,
   C: u32,
   HW: u32,
@@ -32,7 +32,7 @@ struct Params {
 @group(0) @binding(6) var<storage, read> coefB: array<f32>;
 @group(0) @binding(7) var<storage, read> output: array<f32>;
 @group(0) @binding(8) var<storage, read_write> dx: array<f32>;
-@group(0) @binding(9) var<uniform> params: Params;
+@group(0) @binding(9) var<uniform> params: BatchNormBackwardApplyParams;
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {

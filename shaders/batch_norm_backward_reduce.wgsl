@@ -11,7 +11,7 @@
 
 override WORKGROUP_SIZE: u32 = 64u;
 
-struct Params {
+struct BatchNormBackwardReduceParams {
   NC: u32,
   C: u32,
   HW: u32,
@@ -29,7 +29,7 @@ struct Params {
 @group(0) @binding(4) var<storage, read> output: array<f32>;
 @group(0) @binding(5) var<storage, read_write> sumDy: array<f32>;
 @group(0) @binding(6) var<storage, read_write> sumDyXhat: array<f32>;
-@group(0) @binding(7) var<uniform> params: Params;
+@group(0) @binding(7) var<uniform> params: BatchNormBackwardReduceParams;
 
 var<workgroup> partialDy: array<f32, WORKGROUP_SIZE>;
 var<workgroup> partialDyXhat: array<f32, WORKGROUP_SIZE>;

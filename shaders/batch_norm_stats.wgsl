@@ -8,17 +8,16 @@
 
 override WORKGROUP_SIZE: u32 = 256u;
 
-struct Params {
+struct BatchNormStatsParams {
   N: u32,
   C: u32,
   HW: u32,
-  pad0: u32,
 }
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> meanOut: array<f32>;
 @group(0) @binding(2) var<storage, read_write> varianceOut: array<f32>;
-@group(0) @binding(3) var<uniform> params: Params;
+@group(0) @binding(3) var<uniform> params: BatchNormStatsParams;
 
 var<workgroup> partial: array<f32, WORKGROUP_SIZE>;
 

@@ -2,14 +2,15 @@
 // The output index i is split into coordinates of the (collapsed) output shape; each input is
 // read through its own strides, which are 0 along the axes it is broadcast over.
 // OP selects f at pipeline creation (0 add, 1 sub, 2 mul, 3 div, 4 leaky_relu gradient:
-// a is the forward input x, b the incoming gradient, alpha the negative slope).
+// a is the forward input x, b the incoming gradient, alpha the negative slope); any other code
+// yields NaN, so a code the shader lacks cannot pass for another op.
 // Buffers: a, b (f32, their own shapes), out (f32, outShape, row-major).
 // Dispatch: ceil(total / 256) workgroups, folded into x and y when over 65535.
 
 override OP: u32 = 0u;
 override WORKGROUP_SIZE: u32 = 256u;
 
-struct Params {
+struct BinaryParams {
   total: u32,
   rank: u32,
   alpha: f32,
@@ -22,7 +23,7 @@ struct Params {
 @group(0) @binding(0) var<storage, read> a: array<f32>;
 @group(0) @binding(1) var<storage, read> b: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
-@group(0) @binding(3) var<uniform> params: Params;
+@group(0) @binding(3) var<uniform> params: BinaryParams;
 
 fn at(v: array<vec4<u32>, 2>, axis: u32) -> u32 {
   return v[axis / 4u][axis % 4u];
@@ -50,7 +51,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     case 1u: { r = x - y; }
     case 2u: { r = x * y; }
     case 3u: { r = x / y; }
-    default: { r = select(y * params.alpha, y, x > 0.0); }
+    case 4u: { r = select(y * params.alpha, y, x > 0.0); }
+    // A `let`, because a constant expression that evaluates to NaN does not compile.
+    default: { let quietNanBits = 0x7fc00000u; r = bitcast<f32>(quietNanBits); }
   }
   out[i] = r;
 }

@@ -26,7 +26,7 @@
 //   bias [N], read only when hasBias = 1 (otherwise a small dummy buffer)
 //   c    [M,N]; batch z starts at z * cBatchStride
 
-struct Params {
+struct MatmulParams {
   M: u32,
   N: u32,
   K: u32,
@@ -44,7 +44,7 @@ struct Params {
 @group(0) @binding(1) var<storage, read> b: array<f32>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
-@group(0) @binding(4) var<uniform> params: Params;
+@group(0) @binding(4) var<uniform> params: MatmulParams;
 
 override WORKGROUP_COLS: u32 = 16;
 override WORKGROUP_ROWS: u32 = 16;

@@ -34,7 +34,7 @@
 
 enable subgroups;
 
-struct Params {
+struct MatmulParams {
   M: u32,
   N: u32,
   K: u32,
@@ -52,7 +52,7 @@ struct Params {
 @group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 @group(0) @binding(3) var<storage, read_write> c: array<vec4<f32>>;
-@group(0) @binding(4) var<uniform> params: Params;
+@group(0) @binding(4) var<uniform> params: MatmulParams;
 
 @compute @workgroup_size(${WORKGROUP_SIZE})
 fn main(

@@ -12,7 +12,7 @@
 override WORKGROUP_SIZE: u32 = 256u;
 override MOMENTUM: bool = true;
 
-struct Params {
+struct SgdStepParams {
   total: u32,
   rowStride: u32,
   /** 1 at the parameter's first step, when the buffer starts as a copy of g. */
@@ -25,7 +25,7 @@ struct Params {
 @group(0) @binding(0) var<storage, read_write> param: array<f32>;
 @group(0) @binding(1) var<storage, read> grad: array<f32>;
 @group(0) @binding(2) var<storage, read_write> momentumBuffer: array<f32>;
-@group(0) @binding(3) var<uniform> params: Params;
+@group(0) @binding(3) var<uniform> params: SgdStepParams;
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {

@@ -6,7 +6,7 @@
 
 override WORKGROUP_SIZE: u32 = 64u;
 
-struct Params {
+struct SoftmaxParams {
   rows: u32,
   n: u32,
   inner: u32,
@@ -16,7 +16,7 @@ struct Params {
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
-@group(0) @binding(2) var<uniform> params: Params;
+@group(0) @binding(2) var<uniform> params: SoftmaxParams;
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {

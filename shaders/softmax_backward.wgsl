@@ -4,7 +4,7 @@
 
 override WORKGROUP_SIZE: u32 = 64u;
 
-struct Params {
+struct SoftmaxParams {
   rows: u32,
   n: u32,
   inner: u32,
@@ -15,7 +15,7 @@ struct Params {
 @group(0) @binding(0) var<storage, read> y: array<f32>;
 @group(0) @binding(1) var<storage, read> dy: array<f32>;
 @group(0) @binding(2) var<storage, read_write> dx: array<f32>;
-@group(0) @binding(3) var<uniform> params: Params;
+@group(0) @binding(3) var<uniform> params: SoftmaxParams;
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {

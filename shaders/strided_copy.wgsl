@@ -5,18 +5,17 @@
 
 override WORKGROUP_SIZE: u32 = 256u;
 
-struct Params {
+struct StridedCopyParams {
   total: u32,
   rank: u32,
   rowStride: u32,
-  pad0: u32,
   outShape: array<vec4<u32>, 2>,
   xStrides: array<vec4<u32>, 2>,
 }
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
-@group(0) @binding(2) var<uniform> params: Params;
+@group(0) @binding(2) var<uniform> params: StridedCopyParams;
 
 fn at(v: array<vec4<u32>, 2>, axis: u32) -> u32 {
   return v[axis / 4u][axis % 4u];

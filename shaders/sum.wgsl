@@ -8,15 +8,13 @@
 
 override WORKGROUP_SIZE: u32 = 64u;
 
-struct Params {
+struct SumParams {
   outputs: u32,
   reduceCount: u32,
   keptRank: u32,
   reducedRank: u32,
   scale: f32,
   rowStride: u32,
-  pad0: u32,
-  pad1: u32,
   keptShape: array<vec4<u32>, 2>,
   keptStrides: array<vec4<u32>, 2>,
   reducedShape: array<vec4<u32>, 2>,
@@ -25,7 +23,7 @@ struct Params {
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
-@group(0) @binding(2) var<uniform> params: Params;
+@group(0) @binding(2) var<uniform> params: SumParams;
 
 var<workgroup> partial: array<f32, WORKGROUP_SIZE>;
 

@@ -11,6 +11,7 @@ import { createOptimizer } from '../../nn/optim/optimizer.ts';
 import { numberOption } from '../args.ts';
 import { UsageError } from '../main.ts';
 import { formatTable, type Benchmark } from './benchmark.ts';
+import { LANDMARK_COUNT } from '../../data/topology.ts';
 
 interface TrainMeasurement {
   model: ModelName;
@@ -25,7 +26,7 @@ function randomBatch(n: number): LandmarkBatch {
   const rng = new Random(7);
   return {
     images: Float32Array.from({ length: n * 3 * 128 * 128 }, () => rng.uniform(-1, 1)),
-    landmarks: Float32Array.from({ length: n * 196 }, () => rng.uniform(20, 108)),
+    landmarks: Float32Array.from({ length: n * 2 * LANDMARK_COUNT }, () => rng.uniform(20, 108)),
   };
 }
 

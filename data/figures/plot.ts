@@ -1,7 +1,8 @@
 // Line charts as PNG: several named series, axes with ticks and labels, a legend. Used for the CED
 // curves of the test command and for training curves.
 import { drawText, GLYPH_HEIGHT, textWidth } from './bitmap-font.ts';
-import { encodePng, writeFileAtomic } from '../image-io.ts';
+import { encodePng } from '../image-io.ts';
+import { writeFileAtomic } from '../../nn/write-file-atomic.ts';
 import { fillEllipse, fillPolygon, strokePolyline, type Colour } from './raster.ts';
 import { createRgbImage, type RgbImage } from '../rgb-image.ts';
 

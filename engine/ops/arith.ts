@@ -5,15 +5,26 @@ import type { Shape } from '../shape.ts';
 import { broadcastShapes, broadcastStrides, sizeOf } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
 import { elementwiseGrid } from '../webgpu/grid.ts';
-import { packUniforms } from '../webgpu/launch.ts';
+import { defineUniformStruct, type KernelLaunch } from '../webgpu/launch.ts';
 import { apply, defineOp, type CpuView, type GpuView } from './op.ts';
 import { sumTo } from './reduce.ts';
 import { awayFromZero, positive, type OpWitness } from './witness.ts';
 
 const MAX_RANK = 8;
 
-type BinaryKind = 'add' | 'sub' | 'mul' | 'div' | 'leaky_relu_backward';
-const BINARY_CODE: Record<BinaryKind, number> = { add: 0, sub: 1, mul: 2, div: 3, leaky_relu_backward: 4 };
+/** The values of shaders/binary.wgsl's OP constant; the shader has one `case` for each and NaN for any other. */
+export const BINARY_OP_CODES = { add: 0, sub: 1, mul: 2, div: 3, leaky_relu_backward: 4 } as const;
+type BinaryKind = keyof typeof BINARY_OP_CODES;
+
+const BinaryParams = defineUniformStruct('BinaryParams', [
+  ['total', 'u32'],
+  ['rank', 'u32'],
+  ['alpha', 'f32'],
+  ['rowStride', 'u32'],
+  ['outShape', 'array<vec4<u32>, 2>'],
+  ['aStrides', 'array<vec4<u32>, 2>'],
+  ['bStrides', 'array<vec4<u32>, 2>'],
+]);
 
 /**
  * Merges neighbouring axes that both inputs traverse contiguously (or both broadcast), so the
@@ -68,25 +79,25 @@ function binaryCpu(kind: BinaryKind, alpha: number) {
   };
 }
 
-function binaryWebgpu(kind: BinaryKind, alpha: number) {
-  return (rt: import('../webgpu/runtime.ts').WebGpuRuntime, [a, b]: GpuView[], [out]: GpuView[]) => {
-    const c = collapseAxes(out.shape, broadcastStrides(a.shape, out.shape), broadcastStrides(b.shape, out.shape));
-    if (c.shape.length > MAX_RANK) throw new Error(`${kind}: rank ${c.shape.length} after collapsing exceeds ${MAX_RANK}`);
-    const total = sizeOf(out.shape);
-    const grid = elementwiseGrid(total);
-    const pad = (v: number[]) => [...v, ...new Array(MAX_RANK - v.length).fill(0)];
-    rt.dispatch(
-      {
-        kernel: 'binary',
-        constants: { OP: BINARY_CODE[kind] },
-        access: ['read', 'read', 'read_write'],
-        uniforms: packUniforms([total, c.shape.length, { f32: alpha }, grid.rowStride, ...pad(c.shape), ...pad(c.a), ...pad(c.b)]),
-        workgroups: grid.workgroups,
-        describe: `${kind} [${a.shape}] [${b.shape}] -> [${out.shape}]`,
-      },
-      [a.buffer, b.buffer, out.buffer],
-    );
+/** The binary kernel computing `kind` of a and b broadcast to out; binds a, b, out. */
+export function binaryLaunch(kind: BinaryKind, a: Shape, b: Shape, out: Shape, alpha: number): KernelLaunch {
+  const c = collapseAxes(out, broadcastStrides(a, out), broadcastStrides(b, out));
+  if (c.shape.length > MAX_RANK) throw new Error(`${kind}: rank ${c.shape.length} after collapsing exceeds ${MAX_RANK}`);
+  const total = sizeOf(out);
+  const grid = elementwiseGrid(total);
+  return {
+    kernel: 'binary',
+    constants: { OP: BINARY_OP_CODES[kind] },
+    access: ['read', 'read', 'read_write'],
+    uniforms: BinaryParams.pack({ total, rank: c.shape.length, alpha, rowStride: grid.rowStride, outShape: c.shape, aStrides: c.a, bStrides: c.b }),
+    workgroups: grid.workgroups,
+    describe: `${kind} [${a}] [${b}] -> [${out}]`,
   };
+}
+
+function binaryWebgpu(kind: BinaryKind, alpha: number) {
+  return (rt: import('../webgpu/runtime.ts').WebGpuRuntime, [a, b]: GpuView[], [out]: GpuView[]) =>
+    rt.dispatch(binaryLaunch(kind, a.shape, b.shape, out.shape, alpha), [a.buffer, b.buffer, out.buffer]);
 }
 
 interface SlopeAttrs {
@@ -128,12 +139,34 @@ export const sub = (a: Tensor, b: Tensor): Tensor => apply(subOp, [a, b], {});
 export const mul = (a: Tensor, b: Tensor): Tensor => apply(mulOp, [a, b], {});
 export const div = (a: Tensor, b: Tensor): Tensor => apply(divOp, [a, b], {});
 
-type UnaryKind = 'affine' | 'leaky_relu' | 'abs' | 'sign' | 'rsqrt';
-const UNARY_CODE: Record<UnaryKind, number> = { affine: 0, leaky_relu: 1, abs: 2, sign: 3, rsqrt: 4 };
-
 interface UnaryAttrs {
   alpha: number;
   beta: number;
+}
+
+/** The values of shaders/unary.wgsl's OP constant; the shader has one `case` for each and NaN for any other. */
+export const UNARY_OP_CODES = { affine: 0, leaky_relu: 1, abs: 2, sign: 3, rsqrt: 4 } as const;
+type UnaryKind = keyof typeof UNARY_OP_CODES;
+
+const UnaryParams = defineUniformStruct('UnaryParams', [
+  ['total', 'u32'],
+  ['rowStride', 'u32'],
+  ['alpha', 'f32'],
+  ['beta', 'f32'],
+]);
+
+/** The unary kernel computing `kind` of x; binds x, out. */
+export function unaryLaunch(kind: UnaryKind, shape: Shape, { alpha, beta }: UnaryAttrs): KernelLaunch {
+  const total = sizeOf(shape);
+  const grid = elementwiseGrid(total);
+  return {
+    kernel: 'unary',
+    constants: { OP: UNARY_OP_CODES[kind] },
+    access: ['read', 'read_write'],
+    uniforms: UnaryParams.pack({ total, rowStride: grid.rowStride, alpha, beta }),
+    workgroups: grid.workgroups,
+    describe: `${kind} [${shape}]`,
+  };
 }
 
 function unaryOp(kind: UnaryKind, f: (x: number, attrs: UnaryAttrs) => number, backward?: (g: Tensor, x: Tensor, attrs: UnaryAttrs) => Tensor) {
@@ -144,21 +177,7 @@ function unaryOp(kind: UnaryKind, f: (x: number, attrs: UnaryAttrs) => number, b
     cpu: ([x], [out], attrs) => {
       for (let i = 0; i < out.data.length; i++) out.data[i] = f(x.data[i], attrs);
     },
-    webgpu: (rt, [x], [out], { alpha, beta }) => {
-      const total = sizeOf(x.shape);
-      const grid = elementwiseGrid(total);
-      rt.dispatch(
-        {
-          kernel: 'unary',
-          constants: { OP: UNARY_CODE[kind] },
-          access: ['read', 'read_write'],
-          uniforms: packUniforms([total, grid.rowStride, { f32: alpha }, { f32: beta }]),
-          workgroups: grid.workgroups,
-          describe: `${kind} [${x.shape}]`,
-        },
-        [x.buffer, out.buffer],
-      );
-    },
+    webgpu: (rt, [x], [out], attrs) => rt.dispatch(unaryLaunch(kind, x.shape, attrs), [x.buffer, out.buffer]),
     backward: backward && (({ grad, inputs: [x], attrs }) => [backward(grad, x, attrs)]),
   });
 }
@@ -217,8 +236,8 @@ export const witnesses: OpWitness[] = [
     cases: [{ label: '[3,4,5]/[4,1]', inputs: [{ shape: [3, 4, 5] }, { shape: [4, 1], draw: positive }], call: ([a, b]) => div(a, b) }],
   },
   {
-    op: 'scale',
-    cases: [{ label: '0.5*[3,7]-2', inputs: [{ shape: [3, 7] }], call: ([a]) => scale(a, 0.5, -2) }],
+    op: 'affine',
+    cases: [{ label: 'scale: 0.5*[3,7]-2', inputs: [{ shape: [3, 7] }], call: ([a]) => scale(a, 0.5, -2) }],
   },
   {
     op: 'leaky_relu',

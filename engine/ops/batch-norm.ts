@@ -13,7 +13,7 @@
 import { formatShape, type Shape } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
 import { elementwiseGrid, MAX_WORKGROUPS_PER_DIMENSION } from '../webgpu/grid.ts';
-import { packUniforms } from '../webgpu/launch.ts';
+import { defineUniformStruct } from '../webgpu/launch.ts';
 import { add, leakyRelu, leakyReluBackwardOp, mul, rsqrt, scale, sub } from './arith.ts';
 import { apply, applyAll, defineOp, type CpuView } from './op.ts';
 import { mean, sum } from './reduce.ts';
@@ -95,6 +95,19 @@ function cpuApply(x: CpuView, gamma: CpuView, beta: CpuView, { N, C, HW }: Dims,
   }
 }
 
+/** The uniform struct of batch_norm_apply.wgsl. */
+const BatchNormApplyParams = defineUniformStruct('BatchNormApplyParams', [
+  ['total', 'u32'],
+  ['C', 'u32'],
+  ['HW', 'u32'],
+  ['gammaStrideN', 'u32'],
+  ['eps', 'f32'],
+  ['statsMode', 'u32'],
+  ['rowStride', 'u32'],
+  ['leaky', 'u32'],
+  ['slope', 'f32'],
+]);
+
 function dispatchApply(rt: import('../webgpu/runtime.ts').WebGpuRuntime, d: Dims, gammaStride: number, eps: number, slope: number | undefined, withStats: boolean, buffers: GPUBuffer[], describe: string) {
   const total = d.N * d.C * d.HW;
   const grid = elementwiseGrid(total);
@@ -102,7 +115,17 @@ function dispatchApply(rt: import('../webgpu/runtime.ts').WebGpuRuntime, d: Dims
     {
       kernel: 'batch_norm_apply',
       access: ['read', 'read', 'read', 'read', 'read', 'read_write'],
-      uniforms: packUniforms([total, d.C, d.HW, gammaStride, { f32: eps }, withStats ? 0 : 1, grid.rowStride, slope === undefined ? 0 : 1, { f32: slope ?? 0 }]),
+      uniforms: BatchNormApplyParams.pack({
+        total,
+        C: d.C,
+        HW: d.HW,
+        gammaStrideN: gammaStride,
+        eps,
+        statsMode: withStats ? 0 : 1,
+        rowStride: grid.rowStride,
+        leaky: slope === undefined ? 0 : 1,
+        slope: slope ?? 0,
+      }),
       workgroups: grid.workgroups,
       describe,
     },
@@ -120,6 +143,18 @@ interface NormAttrs {
   /** Set when a LeakyReLU with this negative slope is fused after the normalisation. */
   slope?: number;
 }
+
+/** The uniform struct of batch_norm_backward_reduce.wgsl. */
+const BatchNormBackwardReduceParams = defineUniformStruct('BatchNormBackwardReduceParams', [
+  ['NC', 'u32'],
+  ['C', 'u32'],
+  ['HW', 'u32'],
+  ['rowStride', 'u32'],
+  ['eps', 'f32'],
+  ['statsMode', 'u32'],
+  ['leaky', 'u32'],
+  ['slope', 'f32'],
+]);
 
 /** Per (sample, channel) sums of dy and dy * xhat (xhat = x without statistics). */
 export const batchNormBackwardSumsOp = defineOp<NormAttrs>({
@@ -156,7 +191,16 @@ export const batchNormBackwardSumsOp = defineOp<NormAttrs>({
         // Late layers have 4x4 or 8x8 pixels: a smaller workgroup leaves fewer invocations idle.
         constants: { WORKGROUP_SIZE: reductionWorkgroup(HW, SUMS_WORKGROUP) },
         access: ['read', 'read', 'read', 'read', 'read', 'read_write', 'read_write'],
-        uniforms: packUniforms([NC, C, HW, groupsX, { f32: eps }, m ? 0 : 1, slope === undefined ? 0 : 1, { f32: slope ?? 0 }]),
+        uniforms: BatchNormBackwardReduceParams.pack({
+          NC,
+          C,
+          HW,
+          rowStride: groupsX,
+          eps,
+          statsMode: m ? 0 : 1,
+          leaky: slope === undefined ? 0 : 1,
+          slope: slope ?? 0,
+        }),
         workgroups: [groupsX, Math.ceil(NC / groupsX), 1],
         describe: `batch_norm_backward_reduce x[${x.shape}]${slope === undefined ? '' : ' after leaky_relu'}`,
       },
@@ -164,6 +208,18 @@ export const batchNormBackwardSumsOp = defineOp<NormAttrs>({
     );
   },
 });
+
+/** The uniform struct of batch_norm_backward_apply.wgsl. */
+const BatchNormBackwardApplyParams = defineUniformStruct('BatchNormBackwardApplyParams', [
+  ['total', 'u32'],
+  ['C', 'u32'],
+  ['HW', 'u32'],
+  ['gammaStrideN', 'u32'],
+  ['eps', 'f32'],
+  ['rowStride', 'u32'],
+  ['leaky', 'u32'],
+  ['slope', 'f32'],
+]);
 
 /** dx = (gamma * g - A_c - xhat * B_c) / sqrt(var_c + eps). */
 export const batchNormBackwardInputOp = defineOp<NormAttrs>({
@@ -193,7 +249,16 @@ export const batchNormBackwardInputOp = defineOp<NormAttrs>({
       {
         kernel: 'batch_norm_backward_apply',
         access: ['read', 'read', 'read', 'read', 'read', 'read', 'read', 'read', 'read_write'],
-        uniforms: packUniforms([total, d.C, d.HW, gamma.shape[0] === 1 ? 0 : d.C, { f32: eps }, grid.rowStride, slope === undefined ? 0 : 1, { f32: slope ?? 0 }]),
+        uniforms: BatchNormBackwardApplyParams.pack({
+          total,
+          C: d.C,
+          HW: d.HW,
+          gammaStrideN: gamma.shape[0] === 1 ? 0 : d.C,
+          eps,
+          rowStride: grid.rowStride,
+          leaky: slope === undefined ? 0 : 1,
+          slope: slope ?? 0,
+        }),
         workgroups: grid.workgroups,
         describe: `batch_norm_backward_apply x[${x.shape}] gamma[${gamma.shape}]${slope === undefined ? '' : ' after leaky_relu'}`,
       },
@@ -206,6 +271,13 @@ export const batchNormBackwardInputOp = defineOp<NormAttrs>({
 function toParamShape(sums: Tensor, param: Tensor): Tensor {
   return param.shape[0] === 1 && sums.shape[0] !== 1 ? sum(sums, 0, true) : sums;
 }
+
+/** The uniform struct of batch_norm_stats.wgsl. */
+const BatchNormStatsParams = defineUniformStruct('BatchNormStatsParams', [
+  ['N', 'u32'],
+  ['C', 'u32'],
+  ['HW', 'u32'],
+]);
 
 /** Training-mode batch norm (then the optional LeakyReLU): outputs y, then the batch mean and biased variance ([C] each). */
 export const batchNormTrainOp = defineOp<NormAttrs>({
@@ -230,7 +302,7 @@ export const batchNormTrainOp = defineOp<NormAttrs>({
         kernel: 'batch_norm_stats',
         constants: { WORKGROUP_SIZE: reductionWorkgroup(d.N * d.HW, STATS_WORKGROUP) },
         access: ['read', 'read_write', 'read_write'],
-        uniforms: packUniforms([d.N, d.C, d.HW, 0]),
+        uniforms: BatchNormStatsParams.pack({ N: d.N, C: d.C, HW: d.HW }),
         workgroups: [d.C, 1, 1],
         describe: `batch_norm_stats x[${x.shape}]`,
       },

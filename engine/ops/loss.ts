@@ -17,6 +17,7 @@ export function l1Loss(prediction: Tensor, target: Tensor): Tensor {
 export const witnesses: OpWitness[] = [
   {
     op: 'l1_loss',
+    composite: true,
     cases: [
       {
         label: '[3,196] vs target',

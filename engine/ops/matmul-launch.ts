@@ -3,7 +3,7 @@
 // traits to a KernelLaunch, with no GPU objects, so it is testable without a device.
 
 import { MAX_WORKGROUPS_PER_DIMENSION } from '../webgpu/grid.ts';
-import { type AdapterTraits, type KernelLaunch, ceilDiv, packUniforms } from '../webgpu/launch.ts';
+import { type AdapterTraits, type KernelLaunch, ceilDiv, defineUniformStruct } from '../webgpu/launch.ts';
 
 /**
  * C[z] = op(A[z]) · op(B[z]) (+ bias[N] broadcast along rows) (then optional LeakyReLU), z < batch.
@@ -176,22 +176,36 @@ export function matmulNaiveLaunch(p: MatmulProblem): KernelLaunch {
   };
 }
 
-/** The shader's Params struct, field by field in declaration order. */
+/** The uniform struct of the three matmul shaders. */
+const MatmulParams = defineUniformStruct('MatmulParams', [
+  ['M', 'u32'],
+  ['N', 'u32'],
+  ['K', 'u32'],
+  ['transA', 'u32'],
+  ['transB', 'u32'],
+  ['hasBias', 'u32'],
+  ['activation', 'u32'],
+  ['slope', 'f32'],
+  ['aBatchStride', 'u32'],
+  ['bBatchStride', 'u32'],
+  ['cBatchStride', 'u32'],
+]);
+
 export function matmulUniforms(p: MatmulProblem): ArrayBuffer {
   checkMatmulProblem(p);
-  return packUniforms([
-    p.M,
-    p.N,
-    p.K,
-    p.transA ? 1 : 0,
-    p.transB ? 1 : 0,
-    p.hasBias ? 1 : 0,
-    p.activation === 'leaky_relu' ? 1 : 0,
-    { f32: p.slope ?? 0.01 },
-    p.aBatchStride ?? p.M * p.K,
-    p.bBatchStride ?? p.K * p.N,
-    p.cBatchStride ?? p.M * p.N,
-  ]);
+  return MatmulParams.pack({
+    M: p.M,
+    N: p.N,
+    K: p.K,
+    transA: p.transA ? 1 : 0,
+    transB: p.transB ? 1 : 0,
+    hasBias: p.hasBias ? 1 : 0,
+    activation: p.activation === 'leaky_relu' ? 1 : 0,
+    slope: p.slope ?? 0.01,
+    aBatchStride: p.aBatchStride ?? p.M * p.K,
+    bBatchStride: p.bBatchStride ?? p.K * p.N,
+    cBatchStride: p.cBatchStride ?? p.M * p.N,
+  });
 }
 
 /** 'a[K,M]ᵀ b[K,N] bias[N] -> c[batch,M,N] leaky_relu(0.01)': the shapes as stored. */

@@ -2,7 +2,7 @@
 // one element per invocation: pooling is memory-bound, and the backward pass gathers (each input
 // element sums the windows that chose it) so it needs neither atomics nor a zeroing pass.
 
-import { type KernelLaunch, ceilDiv, packUniforms } from '../webgpu/launch.ts';
+import { type KernelLaunch, ceilDiv, defineUniformStruct } from '../webgpu/launch.ts';
 import { spreadWorkgroups, SPREAD_WORKGROUP_SIZE } from '../webgpu/grid.ts';
 
 export interface MaxPool2dProblem {
@@ -37,9 +37,31 @@ function checkProblem(p: MaxPool2dProblem): { Ho: number; Wo: number } {
   return size;
 }
 
+const MaxPool2dParams = defineUniformStruct('MaxPool2dParams', [
+  ['planes', 'u32'],
+  ['inHeight', 'u32'],
+  ['inWidth', 'u32'],
+  ['outHeight', 'u32'],
+  ['outWidth', 'u32'],
+  ['kernelHeight', 'u32'],
+  ['kernelWidth', 'u32'],
+  ['stride', 'u32'],
+  ['pad', 'u32'],
+]);
+
 function uniforms(p: MaxPool2dProblem): ArrayBuffer {
   const { Ho, Wo } = maxPool2dOutputSize(p);
-  return packUniforms([p.N * p.C, p.H, p.W, Ho, Wo, p.KH, p.KW, p.stride, p.pad]);
+  return MaxPool2dParams.pack({
+    planes: p.N * p.C,
+    inHeight: p.H,
+    inWidth: p.W,
+    outHeight: Ho,
+    outWidth: Wo,
+    kernelHeight: p.KH,
+    kernelWidth: p.KW,
+    stride: p.stride,
+    pad: p.pad,
+  });
 }
 
 function describe(p: MaxPool2dProblem): string {

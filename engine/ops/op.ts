@@ -2,7 +2,7 @@
 // and a backward rule written with other ops (so it runs on either backend), all in one object.
 // apply() runs the kernel for the inputs' backend and records the tape.
 import { allocate, gpuRuntime } from '../backend.ts';
-import { formatShape, type Shape } from '../shape.ts';
+import type { Shape } from '../shape.ts';
 import { gradEnabled, noGrad, Tensor, type DType } from '../tensor.ts';
 import type { WebGpuRuntime } from '../webgpu/runtime.ts';
 import { GpuStorage } from '../webgpu/storage.ts';
@@ -43,7 +43,16 @@ export interface OpDef<A> {
   backward?(ctx: BackwardContext<A>): Array<Tensor | null>;
 }
 
+const opNames = new Set<string>();
+
+/** The name of every op defined so far: test/ops/witness-names.test.ts holds them against the witness registry. */
+export function definedOpNames(): ReadonlySet<string> {
+  return opNames;
+}
+
 export function defineOp<A>(def: OpDef<A>): OpDef<A> {
+  if (opNames.has(def.name)) throw new Error(`op ${def.name} is defined twice`);
+  opNames.add(def.name);
   return def;
 }
 
@@ -98,9 +107,4 @@ export function applyAll<A>(op: OpDef<A>, inputs: Tensor[], attrs: A): Tensor[] 
 /** Runs a single-output op. */
 export function apply<A>(op: OpDef<A>, inputs: Tensor[], attrs: A): Tensor {
   return applyAll(op, inputs, attrs)[0];
-}
-
-/** Throws unless the shapes have the given rank, naming the op and input. */
-export function expectRank(op: string, input: string, shape: Shape, rank: number): void {
-  if (shape.length !== rank) throw new Error(`${op}: ${input} must have rank ${rank}, got ${formatShape(shape)}`);
 }

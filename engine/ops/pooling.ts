@@ -105,6 +105,7 @@ export const witnesses: OpWitness[] = [
   },
   {
     op: 'global_avg_pool2d',
+    composite: true,
     cases: [{ label: 'x[3,5,4,7]', inputs: [{ shape: [3, 5, 4, 7] }], call: ([x]) => globalAvgPool2d(x) }],
   },
 ];

@@ -3,7 +3,7 @@
 import { broadcastShapes, broadcastStrides, formatShape, normaliseAxes, sameShape, sizeOf, stridesOf, type Shape } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
 import { elementwiseGrid, MAX_WORKGROUPS_PER_DIMENSION } from '../webgpu/grid.ts';
-import { packUniforms } from '../webgpu/launch.ts';
+import { defineUniformStruct } from '../webgpu/launch.ts';
 import { scale } from './arith.ts';
 import { apply, defineOp } from './op.ts';
 import { cpuStridedCopy, gpuStridedCopy } from './strided-copy.ts';
@@ -13,6 +13,20 @@ const MAX_RANK = 8;
 const SUM_WORKGROUP = 64;
 /** Up to this many elements per output, one invocation sums them alone (sum_short.wgsl). */
 const SHORT_REDUCTION = 32;
+
+/** The uniform struct of sum.wgsl and sum_short.wgsl. */
+const SumParams = defineUniformStruct('SumParams', [
+  ['outputs', 'u32'],
+  ['reduceCount', 'u32'],
+  ['keptRank', 'u32'],
+  ['reducedRank', 'u32'],
+  ['scale', 'f32'],
+  ['rowStride', 'u32'],
+  ['keptShape', 'array<vec4<u32>, 2>'],
+  ['keptStrides', 'array<vec4<u32>, 2>'],
+  ['reducedShape', 'array<vec4<u32>, 2>'],
+  ['reducedStrides', 'array<vec4<u32>, 2>'],
+]);
 
 interface SumAttrs {
   axes: number[];
@@ -76,8 +90,19 @@ export const sumOp = defineOp<SumAttrs>({
   webgpu: (rt, [x], [out], { axes, scale }) => {
     const plan = reductionPlan(x.shape, axes);
     if (plan.kept.shape.length > MAX_RANK || plan.reduced.shape.length > MAX_RANK) throw new Error(`sum: too many axes after merging for ${formatShape(x.shape)}`);
-    const pad = (v: number[]) => [...v, ...new Array(MAX_RANK - v.length).fill(0)];
-    const axesShapes = [...pad(plan.kept.shape), ...pad(plan.kept.strides), ...pad(plan.reduced.shape), ...pad(plan.reduced.strides)];
+    const uniforms = (rowStride: number) =>
+      SumParams.pack({
+        outputs: plan.outputs,
+        reduceCount: plan.reduceCount,
+        keptRank: plan.kept.shape.length,
+        reducedRank: plan.reduced.shape.length,
+        scale,
+        rowStride,
+        keptShape: plan.kept.shape,
+        keptStrides: plan.kept.strides,
+        reducedShape: plan.reduced.shape,
+        reducedStrides: plan.reduced.strides,
+      });
     const describe = `sum [${x.shape}] over axes [${axes}]`;
     if (plan.reduceCount <= SHORT_REDUCTION) {
       // Few elements per output: one invocation each (sum_short.wgsl).
@@ -87,7 +112,7 @@ export const sumOp = defineOp<SumAttrs>({
           kernel: 'sum_short',
           constants: { WORKGROUP_SIZE: SUM_WORKGROUP },
           access: ['read', 'read_write'],
-          uniforms: packUniforms([plan.outputs, plan.reduceCount, plan.kept.shape.length, plan.reduced.shape.length, { f32: scale }, grid.rowStride, 0, 0, ...axesShapes]),
+          uniforms: uniforms(grid.rowStride),
           workgroups: grid.workgroups,
           describe,
         },
@@ -101,7 +126,7 @@ export const sumOp = defineOp<SumAttrs>({
         kernel: 'sum',
         constants: { WORKGROUP_SIZE: SUM_WORKGROUP },
         access: ['read', 'read_write'],
-        uniforms: packUniforms([plan.outputs, plan.reduceCount, plan.kept.shape.length, plan.reduced.shape.length, { f32: scale }, groupsX, 0, 0, ...axesShapes]),
+        uniforms: uniforms(groupsX),
         workgroups: [groupsX, Math.ceil(plan.outputs / groupsX), 1],
         describe,
       },
@@ -169,6 +194,7 @@ export const witnesses: OpWitness[] = [
   },
   {
     op: 'mean',
+    composite: true,
     cases: [{ label: '[2,3,4,5] axes [2,3] (avg pool)', inputs: [{ shape: [2, 3, 4, 5] }], call: ([x]) => mean(x, [2, 3]) }],
   },
   {

@@ -3,7 +3,7 @@
 import { normaliseAxes, sizeOf, type Shape } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
 import { elementwiseGrid } from '../webgpu/grid.ts';
-import { packUniforms } from '../webgpu/launch.ts';
+import { defineUniformStruct } from '../webgpu/launch.ts';
 import { apply, defineOp, type GpuView } from './op.ts';
 import type { OpWitness } from './witness.ts';
 
@@ -13,6 +13,15 @@ interface SoftmaxAttrs {
 }
 
 const WORKGROUP = 64;
+
+/** The uniform struct of softmax.wgsl and softmax_backward.wgsl. */
+const SoftmaxParams = defineUniformStruct('SoftmaxParams', [
+  ['rows', 'u32'],
+  ['n', 'u32'],
+  ['inner', 'u32'],
+  ['invTemperature', 'f32'],
+  ['rowStride', 'u32'],
+]);
 
 function rows(shape: Shape, axis: number) {
   const n = shape[axis];
@@ -27,7 +36,7 @@ function softmaxLaunch(kernel: string, shape: Shape, { axis, temperature }: Soft
     kernel,
     constants: { WORKGROUP_SIZE: WORKGROUP },
     access,
-    uniforms: packUniforms([r.count, r.n, r.inner, { f32: 1 / temperature }, grid.rowStride]),
+    uniforms: SoftmaxParams.pack({ rows: r.count, n: r.n, inner: r.inner, invTemperature: 1 / temperature, rowStride: grid.rowStride }),
     workgroups: grid.workgroups,
     describe: `${kernel} [${shape}] axis ${axis} T=${temperature}`,
   };

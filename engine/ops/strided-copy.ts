@@ -2,11 +2,19 @@
 // broadcast_to uses strides that are 0 along broadcast axes; permute uses x's strides reordered.
 import { sizeOf, type Shape } from '../shape.ts';
 import { elementwiseGrid } from '../webgpu/grid.ts';
-import { packUniforms } from '../webgpu/launch.ts';
+import { defineUniformStruct } from '../webgpu/launch.ts';
 import type { WebGpuRuntime } from '../webgpu/runtime.ts';
 import type { CpuView, GpuView } from './op.ts';
 
 const MAX_RANK = 8;
+
+const StridedCopyParams = defineUniformStruct('StridedCopyParams', [
+  ['total', 'u32'],
+  ['rank', 'u32'],
+  ['rowStride', 'u32'],
+  ['outShape', 'array<vec4<u32>, 2>'],
+  ['xStrides', 'array<vec4<u32>, 2>'],
+]);
 
 export function cpuStridedCopy(x: CpuView, out: CpuView, xStrides: number[]): void {
   const rank = out.shape.length;
@@ -26,12 +34,11 @@ export function gpuStridedCopy(rt: WebGpuRuntime, x: GpuView, out: GpuView, xStr
   if (shape.length > MAX_RANK) throw new Error(`${describe}: rank ${shape.length} exceeds ${MAX_RANK}`);
   const total = sizeOf(shape);
   const grid = elementwiseGrid(total);
-  const pad = (v: readonly number[]) => [...v, ...new Array(MAX_RANK - v.length).fill(0)];
   rt.dispatch(
     {
       kernel: 'strided_copy',
       access: ['read', 'read_write'],
-      uniforms: packUniforms([total, shape.length, grid.rowStride, 0, ...pad(shape), ...pad(xStrides)]),
+      uniforms: StridedCopyParams.pack({ total, rank: shape.length, rowStride: grid.rowStride, outShape: shape, xStrides }),
       workgroups: grid.workgroups,
       describe,
     },

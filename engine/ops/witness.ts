@@ -26,7 +26,10 @@ export interface WitnessCase {
 }
 
 export interface OpWitness {
+  /** The defined op under test (OpDef.name), or with `composite` the public function's name. */
   op: string;
+  /** Set for a function composed of other ops (mean, l1_loss), which defines no op of its own. */
+  composite?: boolean;
   cases: WitnessCase[];
 }
 

@@ -20,7 +20,7 @@ export interface KernelLaunch {
   unroll?: Record<string, number>;
   /** Access mode of each storage binding, in binding order. */
   access: Access[];
-  /** The bytes of the `params` uniform struct (u32/i32/f32 fields, 4 bytes each). */
+  /** The bytes of the `params` uniform struct, from its UniformStruct's pack(). */
   uniforms: ArrayBuffer;
   /** Workgroup counts in x, y, z. */
   workgroups: [number, number, number];
@@ -35,19 +35,94 @@ export interface AdapterTraits {
   subgroupSize?: number;
 }
 
-/** Packs a uniform struct whose fields are all 4 bytes wide; `f32` marks float fields. */
-export function packUniforms(fields: Array<number | { f32: number }>): ArrayBuffer {
-  const padded = Math.max(16, Math.ceil(fields.length / 4) * 16);
-  const bytes = new ArrayBuffer(padded);
-  const u32 = new Uint32Array(bytes);
-  const f32 = new Float32Array(bytes);
-  fields.forEach((field, i) => {
-    if (typeof field === 'number') {
-      if (!Number.isInteger(field)) throw new Error(`uniform field ${i} is ${field}; wrap floats as { f32: value }`);
-      u32[i] = field >>> 0;
-    } else f32[i] = field.f32;
-  });
-  return bytes;
+/** WGSL types a uniform field may have: 4-byte scalars, and arrays of vec4<u32> (per-axis shapes and strides). */
+export type UniformFieldType = 'u32' | 'i32' | 'f32' | `array<vec4<u32>, ${number}>`;
+
+/** One field of a uniform struct as the shader declares it: its name and WGSL type. */
+export type UniformField = readonly [name: string, type: UniformFieldType];
+
+/** What pack() takes: a number per scalar field, the elements of each array field (missing trailing elements are 0). */
+export type UniformValues<F extends readonly UniformField[]> = {
+  [E in F[number] as E[0]]: E[1] extends 'u32' | 'i32' | 'f32' ? number : readonly number[];
+};
+
+/**
+ * The TypeScript side of a shader's `params` struct: its fields in declaration order, so that
+ * values are packed by name and test/engine/uniform-structs.test.ts can check every shader's
+ * declaration against it.
+ */
+export interface UniformStruct<F extends readonly UniformField[] = readonly UniformField[]> {
+  /** The struct's name in WGSL; unique across shaders/. */
+  readonly name: string;
+  readonly fields: F;
+  /** Kernels (shader stems) that declare only the leading fields they read; every other shader declares all. */
+  readonly prefixKernels: readonly string[];
+  pack(values: UniformValues<F>): ArrayBuffer;
+}
+
+const uniformStructs = new Map<string, UniformStruct>();
+
+/** Every struct defined so far, by name: the modules that pack them add them when loaded. */
+export function definedUniformStructs(): ReadonlyMap<string, UniformStruct> {
+  return uniformStructs;
+}
+
+/** The byte offset of each field under WGSL's uniform layout rules, and the buffer size (a multiple of 16). */
+function placeFields(fields: readonly UniformField[]): { offsets: number[]; size: number } {
+  const roundUp = (n: number, to: number) => Math.ceil(n / to) * to;
+  const offsets: number[] = [];
+  let end = 0;
+  for (const [, type] of fields) {
+    const vec4s = arrayLength(type);
+    const offset = vec4s === undefined ? end : roundUp(end, 16);
+    offsets.push(offset);
+    end = offset + (vec4s === undefined ? 4 : 16 * vec4s);
+  }
+  return { offsets, size: Math.max(16, roundUp(end, 16)) };
+}
+
+/** The number of vec4s of an array type, undefined for a scalar. */
+function arrayLength(type: UniformFieldType): number | undefined {
+  const match = /^array<vec4<u32>, (\d+)>$/.exec(type);
+  return match ? Number(match[1]) : undefined;
+}
+
+/** Declares the uniform struct `name` with its fields in the shader's order; defined once, next to the launch code that packs it. */
+export function defineUniformStruct<const F extends readonly UniformField[]>(
+  name: string,
+  fields: F,
+  options: { prefixKernels?: readonly string[] } = {},
+): UniformStruct<F> {
+  if (uniformStructs.has(name)) throw new Error(`uniform struct ${name} is defined twice`);
+  const { offsets, size } = placeFields(fields);
+  const integer = (field: string, value: number) => {
+    if (!Number.isInteger(value)) throw new Error(`${name}.${field} is ${value}; it is an integer field`);
+    return value;
+  };
+  const struct: UniformStruct<F> = {
+    name,
+    fields,
+    prefixKernels: options.prefixKernels ?? [],
+    pack(values) {
+      const bytes = new ArrayBuffer(size);
+      const view = new DataView(bytes);
+      fields.forEach(([field, type], i) => {
+        const value = (values as Record<string, number | readonly number[]>)[field];
+        if (type === 'f32') view.setFloat32(offsets[i], value as number, true);
+        else if (type === 'i32') view.setInt32(offsets[i], integer(field, value as number), true);
+        else if (type === 'u32') view.setUint32(offsets[i], integer(field, value as number) >>> 0, true);
+        else {
+          const elements = value as readonly number[];
+          const capacity = 4 * arrayLength(type)!;
+          if (elements.length > capacity) throw new Error(`${name}.${field} holds ${capacity} values, got ${elements.length}`);
+          elements.forEach((e, k) => view.setUint32(offsets[i] + 4 * k, integer(field, e) >>> 0, true));
+        }
+      });
+      return bytes;
+    },
+  };
+  uniformStructs.set(name, struct);
+  return struct;
 }
 
 export function ceilDiv(a: number, b: number): number {

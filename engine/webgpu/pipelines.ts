@@ -12,7 +12,7 @@ const SHADER_DIR = new URL('../../shaders/', import.meta.url);
  * family's kernels for the reader (shaders/conv2d/hardware/, .../software/, .../naive/), and a
  * stem may be used only once in the tree.
  */
-function indexShaders(): Map<string, URL> {
+export function indexShaders(): Map<string, URL> {
   const files = new Map<string, URL>();
   for (const entry of readdirSync(SHADER_DIR, { recursive: true, encoding: 'utf8' })) {
     const path = entry.split('\\').join('/');

@@ -209,11 +209,6 @@ export class WebGpuRuntime {
     return this.lastSubmit;
   }
 
-  /** Submits and waits for the submitted work's readbacks and error checks. */
-  flush(): Promise<void> {
-    return this.submit();
-  }
-
   /** The last `count` dispatches not yet submitted, as 'kernel (shapes)'. */
   recentDispatches(count: number): string[] {
     return count > 0 ? this.recorded.slice(-count) : [];
@@ -238,7 +233,7 @@ export class WebGpuRuntime {
 
   /** Submits and waits until the GPU has finished everything. */
   async sync(): Promise<void> {
-    await this.flush();
+    await this.submit();
     await this.patience.during(() => this.device.queue.onSubmittedWorkDone());
   }
 }

@@ -6,7 +6,7 @@
 //   p = p - (lr / (1 - beta1^t)) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
 // eps sits outside the square root, after the bias correction of v, as in PyTorch.
 import { elementwiseGrid } from '../../engine/webgpu/grid.ts';
-import { packUniforms } from '../../engine/webgpu/launch.ts';
+import { defineUniformStruct } from '../../engine/webgpu/launch.ts';
 import type { WebGpuRuntime } from '../../engine/webgpu/runtime.ts';
 import { ParameterOptimizer, rejectUnknownOptions, requireInRange, type GpuChunk } from './parameter-optimizer.ts';
 import type { Tensor } from '../../engine/tensor.ts';
@@ -25,6 +25,20 @@ export interface AdamOptions {
 }
 
 const ADAM_OPTIONS = ['lr', 'betas', 'eps', 'weightDecay', 'decoupled'] as const;
+
+/** The uniform struct of adam_step.wgsl. */
+const AdamStepParams = defineUniformStruct('AdamStepParams', [
+  ['total', 'u32'],
+  ['rowStride', 'u32'],
+  ['l2Decay', 'f32'],
+  ['decoupledDecayFactor', 'f32'],
+  ['oneMinusBeta1', 'f32'],
+  ['beta2', 'f32'],
+  ['oneMinusBeta2', 'f32'],
+  ['eps', 'f32'],
+  ['stepSize', 'f32'],
+  ['biasCorrection2Sqrt', 'f32'],
+]);
 
 export class Adam extends ParameterOptimizer {
   protected readonly stateNames = ['exp_avg', 'exp_avg_sq'] as const;
@@ -82,18 +96,18 @@ export class Adam extends ParameterOptimizer {
       {
         kernel: 'adam_step',
         access: ['read_write', 'read', 'read_write', 'read_write'],
-        uniforms: packUniforms([
-          chunk.elements,
-          grid.rowStride,
-          { f32: s.l2Decay },
-          { f32: s.decoupledDecayFactor },
-          { f32: 1 - this.beta1 },
-          { f32: this.beta2 },
-          { f32: 1 - this.beta2 },
-          { f32: this.eps },
-          { f32: s.stepSize },
-          { f32: s.biasCorrection2Sqrt },
-        ]),
+        uniforms: AdamStepParams.pack({
+          total: chunk.elements,
+          rowStride: grid.rowStride,
+          l2Decay: s.l2Decay,
+          decoupledDecayFactor: s.decoupledDecayFactor,
+          oneMinusBeta1: 1 - this.beta1,
+          beta2: this.beta2,
+          oneMinusBeta2: 1 - this.beta2,
+          eps: this.eps,
+          stepSize: s.stepSize,
+          biasCorrection2Sqrt: s.biasCorrection2Sqrt,
+        }),
         workgroups: grid.workgroups,
         describe: `${this.name} ${describe}`,
       },

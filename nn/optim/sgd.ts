@@ -3,7 +3,7 @@
 //   buf = g at a parameter's first step, then buf = momentum * buf + g
 //   p = p - lr * buf                          (p = p - lr * g when momentum is 0: no buffer kept)
 import { elementwiseGrid } from '../../engine/webgpu/grid.ts';
-import { packUniforms } from '../../engine/webgpu/launch.ts';
+import { defineUniformStruct } from '../../engine/webgpu/launch.ts';
 import type { WebGpuRuntime } from '../../engine/webgpu/runtime.ts';
 import type { Tensor } from '../../engine/tensor.ts';
 import { ParameterOptimizer, rejectUnknownOptions, requireInRange, type GpuChunk } from './parameter-optimizer.ts';
@@ -18,6 +18,16 @@ export interface SgdOptions {
 }
 
 const SGD_OPTIONS = ['lr', 'momentum', 'weightDecay'] as const;
+
+/** The uniform struct of sgd_step.wgsl. */
+const SgdStepParams = defineUniformStruct('SgdStepParams', [
+  ['total', 'u32'],
+  ['rowStride', 'u32'],
+  ['firstStep', 'u32'],
+  ['lr', 'f32'],
+  ['momentum', 'f32'],
+  ['weightDecay', 'f32'],
+]);
 
 export class Sgd extends ParameterOptimizer {
   protected readonly stateNames: readonly string[];
@@ -56,14 +66,14 @@ export class Sgd extends ParameterOptimizer {
         kernel: 'sgd_step',
         constants: { MOMENTUM: hasMomentum ? 1 : 0 },
         access: ['read_write', 'read', 'read_write'],
-        uniforms: packUniforms([
-          chunk.elements,
-          grid.rowStride,
-          step === 1 ? 1 : 0,
-          { f32: this.lr },
-          { f32: this.momentum },
-          { f32: this.weightDecay },
-        ]),
+        uniforms: SgdStepParams.pack({
+          total: chunk.elements,
+          rowStride: grid.rowStride,
+          firstStep: step === 1 ? 1 : 0,
+          lr: this.lr,
+          momentum: this.momentum,
+          weightDecay: this.weightDecay,
+        }),
         workgroups: grid.workgroups,
         describe: `SGD ${describe}`,
       },

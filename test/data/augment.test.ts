@@ -1,7 +1,7 @@
 import t from 'tap';
 import { augmentSample, drawAugmentParams, flipLandmarks, INPUT_SIZE, NO_AUGMENTATION, PAPER_AUGMENTATION, type AugmentParams } from '../../data/augment.ts';
 import { createRgbImage } from '../../data/rgb-image.ts';
-import { Rng } from '../../data/rng.ts';
+import { Random } from '../../engine/random.ts';
 import { wflwTopology } from '../../data/topology.ts';
 
 // Points of the mean shape at least 20 px apart: contour ends and chin, outer eye corners, nose, lower lip.
@@ -48,7 +48,7 @@ t.test('image and landmarks move together under any augmentation, the flip renum
   const { flip } = wflwTopology();
   const everything = { ...PAPER_AUGMENTATION, probability: 1 };
   const cases: AugmentParams[] = [NO_AUGMENTATION, { ...NO_AUGMENTATION, flip: true }];
-  for (let seed = 0; seed < 12; seed++) cases.push(drawAugmentParams(new Rng(seed), seed < 6 ? everything : PAPER_AUGMENTATION));
+  for (let seed = 0; seed < 12; seed++) cases.push(drawAugmentParams(new Random(seed), seed < 6 ? everything : PAPER_AUGMENTATION));
   cases.push({ rotationRad: (25 * Math.PI) / 180, shearX: 0.3, shearY: -0.3, boxJitter: [0.15, -0.15, -0.15, 0.15], flip: true });
   let worst = 0;
   let checked = 0;
@@ -115,7 +115,7 @@ t.test('each transform is drawn with probability 1/2', async (t) => {
   let flipped = 0;
   const draws = 4000;
   for (let i = 0; i < draws; i++) {
-    const p = drawAugmentParams(new Rng(9, i), PAPER_AUGMENTATION);
+    const p = drawAugmentParams(new Random(9, i), PAPER_AUGMENTATION);
     if (p.rotationRad !== 0) rotated++;
     if (p.flip) flipped++;
     if (Math.abs(p.rotationRad) > (25 * Math.PI) / 180 || Math.abs(p.shearX) > 0.3 || p.boxJitter.some((j) => Math.abs(j) > 0.15)) t.fail('parameter out of range');

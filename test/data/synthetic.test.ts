@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readImage } from '../../data/image-io.ts';
-import { Rng } from '../../data/rng.ts';
+import { Random } from '../../engine/random.ts';
 import { drawSyntheticFace } from '../../data/synthetic-face.ts';
 import { writeSyntheticWflw } from '../../data/synthetic-dataset.ts';
 import { readWflwAnnotations, wflwAnnotationFile, wflwImageFile } from '../../data/wflw-annotations.ts';
@@ -30,7 +30,7 @@ t.test('the synthetic set is a raw WFLW set: 207-token lines, PNG images, a trai
 t.test('pupils are drawn dark where their landmarks are', async (t) => {
   let checked = 0;
   for (let index = 0; index < 40 && checked < 10; index++) {
-    const face = drawSyntheticFace(new Rng(5, index), 160);
+    const face = drawSyntheticFace(new Random(5, index), 160);
     // Occluders, blur and strong side light may hide or wash out a pupil; the rest must show it.
     if (face.attributes.occlusion || face.attributes.blur || face.attributes.illumination) continue;
     for (const point of [96, 97]) {

@@ -2,6 +2,16 @@ import t from 'tap';
 import { modelConfig, buildModel } from '../../models/registry.ts';
 import { summarize } from '../../models/summary.ts';
 import { useBackend } from '../../engine/backend.ts';
+import { INPUT_SIZE, LANDMARKS } from '../../models/vanilla-cnn.ts';
+import { INPUT_SIZE as DATA_INPUT_SIZE } from '../../data/augment.ts';
+import { LANDMARK_COUNT } from '../../data/topology.ts';
+
+// models/ sits below data/ and cannot import it, so the network and the data path each state the
+// input size and the landmark count; this pins the two copies together.
+t.test('the network and the data path agree on the input size and the landmark count', async (t) => {
+  t.equal(INPUT_SIZE, DATA_INPUT_SIZE);
+  t.equal(LANDMARKS, LANDMARK_COUNT);
+});
 
 t.test('full-size totals are the paper reference sizes', async (t) => {
   const baseline = summarize(modelConfig('baseline'));

@@ -10,18 +10,7 @@ import { gpuBuffer } from '../../engine/webgpu/storage.ts';
 import { createOptimizer, TRAINING_DEFAULTS, type Optimizer, type OptimizerKind, type OptimizerOptions } from '../../nn/optim/optimizer.ts';
 import { constant, sepBnTemperature, warmupCosine } from '../../nn/optim/schedule.ts';
 import { withGpu } from '../gpu.ts';
-
-/** max |actual - expected| / max |expected|: the error relative to the tensor's magnitude. */
-function relativeError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
-  if (actual.length !== expected.length) throw new Error(`length ${actual.length} vs ${expected.length}`);
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < expected.length; i++) {
-    diff = Math.max(diff, Math.abs(actual[i] - expected[i]));
-    scale = Math.max(scale, Math.abs(expected[i]));
-  }
-  return diff / (scale || 1);
-}
+import { maxRelativeError } from '../../engine/gradcheck.ts';
 
 /** Values that f32 holds exactly, so both backends start from the same numbers. */
 function f32Values(size: number, seed: number, spread = 1): number[] {
@@ -126,7 +115,7 @@ async function runHandCase(backend: BackendName, kind: OptimizerKind, options: O
 
 async function checkHandCases(t: Test, backend: BackendName, tolerance: number): Promise<void> {
   for (const c of handCases) {
-    const error = relativeError(await runHandCase(backend, c.kind, c.options), c.expected());
+    const error = maxRelativeError(await runHandCase(backend, c.kind, c.options), c.expected());
     t.ok(error <= tolerance, `${c.label}: relative error ${error.toExponential(2)} <= ${tolerance}`);
   }
 }
@@ -137,7 +126,7 @@ t.test('the first Adam step moves each weight by lr * g / (|g| + eps)', async (t
   stepWith(optimizer, [handGrads[0]]);
   const stepped = Array.from(await params[0][1].toArray());
   const expected = handParams.map((p, i) => p - (0.1 * handGrads[0][i]) / (Math.abs(handGrads[0][i]) + 1e-8));
-  t.ok(relativeError(stepped, expected) < 1e-12, 'bias correction makes the first step sign-like');
+  t.ok(maxRelativeError(stepped, expected) < 1e-12, 'bias correction makes the first step sign-like');
 });
 
 t.test('(a) CPU reference against three steps worked by hand', async (t) => checkHandCases(t, 'cpu', 1e-12));
@@ -217,7 +206,7 @@ t.test('(c) CPU: save after 3 steps, resume, 2 more equals 5 straight', async (t
     const resumed = await roundTrip('cpu', kind, options, 'f64');
     t.same(resumed, straight, `${kind}: exact with Float64 state`);
     const fromFile = await roundTrip('cpu', kind, options, 'f32');
-    const error = Math.max(...[...straight.params.keys()].map((k) => relativeError(fromFile.params.get(k)!, straight.params.get(k)!)));
+    const error = Math.max(...[...straight.params.keys()].map((k) => maxRelativeError(fromFile.params.get(k)!, straight.params.get(k)!)));
     t.ok(error < 1e-6, `${kind}: state rounded to f32 (a checkpoint file) costs ${error.toExponential(2)} relative`);
   }
 });
@@ -274,7 +263,7 @@ t.test('WebGPU', async (t) => {
       }
       const [cpu, gpu] = results;
       t.same([...gpu.keys()], [...cpu.keys()], `${kind}: the same state`);
-      const error = Math.max(...[...cpu.keys()].map((k) => relativeError(gpu.get(k)!, cpu.get(k)!)));
+      const error = Math.max(...[...cpu.keys()].map((k) => maxRelativeError(gpu.get(k)!, cpu.get(k)!)));
       t.ok(error <= 1e-6, `${kind} ${JSON.stringify(options)}: parameters and state within ${error.toExponential(2)} relative`);
     }
   });
@@ -295,7 +284,7 @@ t.test('WebGPU', async (t) => {
       results.push(await params[0][1].toArray());
       params[0][1].dispose();
     }
-    const error = relativeError(results[1], results[0]);
+    const error = maxRelativeError(results[1], results[0]);
     t.ok(error <= 1e-6, `${size} elements: within ${error.toExponential(2)} relative, the last ones included`);
   });
 

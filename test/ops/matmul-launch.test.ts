@@ -29,7 +29,7 @@ t.test('the workgroups cover every output of C, with less than one tile to spare
   }
 });
 
-t.test('the uniforms follow the order of the Params struct', async (t) => {
+t.test('the uniforms follow the order of the MatmulParams struct', async (t) => {
   const p: MatmulProblem = {
     M: 3, N: 5, K: 7, batch: 2, transA: true, transB: false, hasBias: true, activation: 'leaky_relu', slope: 0.25,
     aBatchStride: 30, bBatchStride: 0, cBatchStride: 17,

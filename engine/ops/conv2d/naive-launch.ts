@@ -3,14 +3,49 @@
 // GPU objects.
 
 import { spreadWorkgroups, SPREAD_WORKGROUP_SIZE } from '../../webgpu/grid.ts';
-import { type KernelLaunch, ceilDiv, packUniforms } from '../../webgpu/launch.ts';
+import { type KernelLaunch, ceilDiv, defineUniformStruct } from '../../webgpu/launch.ts';
 import { checkProblem, type Conv2dProblem, conv2dOutputSize, shapes } from './problem.ts';
 
-/** The uniform struct Conv2dNaiveParams; the backward shaders declare its first eleven fields. */
+/** The naive shaders' uniform struct; the backward ones declare only the fields up to pad, since bias and activation are forward-only. */
+const Conv2dNaiveParams = defineUniformStruct(
+  'Conv2dNaiveParams',
+  [
+    ['batch', 'u32'],
+    ['inChannels', 'u32'],
+    ['inHeight', 'u32'],
+    ['inWidth', 'u32'],
+    ['outChannels', 'u32'],
+    ['outHeight', 'u32'],
+    ['outWidth', 'u32'],
+    ['kernelHeight', 'u32'],
+    ['kernelWidth', 'u32'],
+    ['stride', 'u32'],
+    ['pad', 'u32'],
+    ['hasBias', 'u32'],
+    ['activation', 'u32'],
+    ['slope', 'f32'],
+  ],
+  { prefixKernels: ['conv2d_naive_backward_input', 'conv2d_naive_backward_weight'] },
+);
+
 function naiveUniforms(p: Conv2dProblem): ArrayBuffer {
   const { Ho, Wo } = conv2dOutputSize(p);
-  return packUniforms([p.N, p.Ci, p.H, p.W, p.Co, Ho, Wo, p.KH, p.KW, p.stride, p.pad, p.hasBias ? 1 : 0,
-    p.activation === 'leaky_relu' ? 1 : 0, { f32: p.slope }]);
+  return Conv2dNaiveParams.pack({
+    batch: p.N,
+    inChannels: p.Ci,
+    inHeight: p.H,
+    inWidth: p.W,
+    outChannels: p.Co,
+    outHeight: Ho,
+    outWidth: Wo,
+    kernelHeight: p.KH,
+    kernelWidth: p.KW,
+    stride: p.stride,
+    pad: p.pad,
+    hasBias: p.hasBias ? 1 : 0,
+    activation: p.activation === 'leaky_relu' ? 1 : 0,
+    slope: p.slope,
+  });
 }
 
 function naiveLaunch(kernel: string, p: Conv2dProblem, outputs: number, access: KernelLaunch['access']): KernelLaunch {

@@ -2,7 +2,7 @@
 // the model's 3x3 layers, and the uniform struct Conv2dParams that the tiled and subgroup shaders
 // declare (the naive shaders take their own, in naive-launch.ts). No GPU objects.
 
-import { packUniforms } from '../../webgpu/launch.ts';
+import { defineUniformStruct } from '../../webgpu/launch.ts';
 
 export interface Conv2dProblem {
   N: number;
@@ -53,12 +53,36 @@ export function is3x3Same(p: Conv2dProblem): boolean {
   return p.KH === 3 && p.KW === 3 && p.stride === 1 && p.pad === 1;
 }
 
-/**
- * The uniform struct Conv2dParams (field order: N, Ci, H, W, Co, Ho, Wo, pad, has_bias,
- * leaky_relu, slope, split_length) of the tiled and subgroup shaders.
- */
+/** The uniform struct of the tiled and subgroup shaders; every one declares all of it, used or not. */
+const Conv2dParams = defineUniformStruct('Conv2dParams', [
+  ['batch', 'u32'],
+  ['inChannels', 'u32'],
+  ['inHeight', 'u32'],
+  ['inWidth', 'u32'],
+  ['outChannels', 'u32'],
+  ['outHeight', 'u32'],
+  ['outWidth', 'u32'],
+  ['pad', 'u32'],
+  ['hasBias', 'u32'],
+  ['activation', 'u32'],
+  ['slope', 'f32'],
+  ['splitLength', 'u32'],
+]);
+
 export function conv2dUniforms(p: Conv2dProblem, splitLength = 0): ArrayBuffer {
   const { Ho, Wo } = conv2dOutputSize(p);
-  return packUniforms([p.N, p.Ci, p.H, p.W, p.Co, Ho, Wo, p.pad, p.hasBias ? 1 : 0,
-    p.activation === 'leaky_relu' ? 1 : 0, { f32: p.slope }, splitLength]);
+  return Conv2dParams.pack({
+    batch: p.N,
+    inChannels: p.Ci,
+    inHeight: p.H,
+    inWidth: p.W,
+    outChannels: p.Co,
+    outHeight: Ho,
+    outWidth: Wo,
+    pad: p.pad,
+    hasBias: p.hasBias ? 1 : 0,
+    activation: p.activation === 'leaky_relu' ? 1 : 0,
+    slope: p.slope,
+    splitLength,
+  });
 }

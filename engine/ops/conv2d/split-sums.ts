@@ -3,7 +3,7 @@
 // (shaders/conv2d/conv2d_sum_splits.wgsl). No GPU objects.
 
 import { spreadWorkgroups, SPREAD_WORKGROUP_SIZE } from '../../webgpu/grid.ts';
-import { type KernelLaunch, ceilDiv, packUniforms } from '../../webgpu/launch.ts';
+import { type KernelLaunch, ceilDiv, defineUniformStruct } from '../../webgpu/launch.ts';
 import type { Conv2dProblem } from './problem.ts';
 
 /** The largest storage binding lavapipe accepts, and so the cap on the split-K scratch buffer. */
@@ -21,6 +21,11 @@ export interface Conv2dBackwardWeightPlan {
   splits: number;
 }
 
+const SumSplitsParams = defineUniformStruct('SumSplitsParams', [
+  ['count', 'u32'],
+  ['splits', 'u32'],
+]);
+
 /** conv2d_sum_splits: adds `splits` partial weight gradients (binds scratch, dw). */
 export function sumSplitsLaunch(p: Conv2dProblem, splits: number): KernelLaunch {
   const count = p.Co * p.Ci * p.KH * p.KW;
@@ -28,7 +33,7 @@ export function sumSplitsLaunch(p: Conv2dProblem, splits: number): KernelLaunch 
   return {
     kernel: 'conv2d_sum_splits',
     access: ['read', 'read_write'],
-    uniforms: packUniforms([count, splits]),
+    uniforms: SumSplitsParams.pack({ count, splits }),
     workgroups: [spread.x, 1, spread.z],
     describe: `partials[${splits},${count}] dw[${p.Co},${p.Ci},${p.KH},${p.KW}]`,
   };

@@ -143,6 +143,7 @@ function sepBnCase(label: string, N: number, C: number, HW: [number, number], K:
 export const witnesses: OpWitness[] = [
   {
     op: 'sepbn',
+    composite: true,
     cases: [
       sepBnCase('x[3,10,4,3] K=3 T=2', 3, 10, [4, 3], 3, 1, 2, 'train-fused'),
       sepBnCase('x[3,10,4,3] K=3 T=2', 3, 10, [4, 3], 3, 1, 2, 'train-composite'),

@@ -11,6 +11,7 @@ import { planConv2dBackwardInput, planConv2dBackwardWeight, planConv2dForward } 
 import { scope } from '../../../engine/scope.ts';
 import type { BackendName } from '../../../engine/tensor.ts';
 import { withGpu } from '../../gpu.ts';
+import { maxRelativeError } from '../../../engine/gradcheck.ts';
 
 interface Case {
   N: number;
@@ -42,15 +43,6 @@ async function run(backend: BackendName, c: Case) {
   });
 }
 
-function maxRelative(a: Float64Array, b: Float64Array): number {
-  let scale = 0, err = 0;
-  for (let i = 0; i < a.length; i++) {
-    scale = Math.max(scale, Math.abs(b[i]));
-    err = Math.max(err, Math.abs(a[i] - b[i]));
-  }
-  return err / scale;
-}
-
 t.test('subgroup convolution kernels match the Float64 CPU', async (t) => {
   if (!(await withGpu(t))) return;
   const adapter = gpuRuntime().adapter;
@@ -72,7 +64,7 @@ t.test('subgroup convolution kernels match the Float64 CPU', async (t) => {
     const gpu = await run('webgpu', c);
     await useBackend('cpu');
     ['y', 'grad x', 'grad weight', 'grad bias'].forEach((name, i) => {
-      const err = maxRelative(gpu[i]!, reference[i]!);
+      const err = maxRelativeError(gpu[i]!, reference[i]!);
       t.ok(err < 2e-5, `${label} ${name}: relative difference ${err.toExponential(2)}`);
     });
   }

@@ -9,6 +9,7 @@ import { sepBatchNormTrain, sepBatchNormEval, sepBatchNormEvalComposite, type Se
 import { scope } from '../../../engine/scope.ts';
 import type { BackendName } from '../../../engine/tensor.ts';
 import { withGpu } from '../../gpu.ts';
+import { maxRelativeError } from '../../../engine/gradcheck.ts';
 
 const N = 4, C = 20, H = 6, W = 5, K = 3;
 
@@ -34,15 +35,6 @@ async function run(backend: BackendName, groups: number, fused: boolean) {
   });
 }
 
-function maxRelative(a: Float64Array, b: Float64Array): number {
-  let scale = 0, err = 0;
-  for (let i = 0; i < a.length; i++) {
-    scale = Math.max(scale, Math.abs(b[i]));
-    err = Math.max(err, Math.abs(a[i] - b[i]));
-  }
-  return err / scale;
-}
-
 const names = ['y', 'x', 'gamma_0', 'gamma_1', 'gamma_2', 'beta_0', 'beta_1', 'beta_2', 'fc1', 'fc2'];
 
 async function compareFusedToComposite(t: Test, backend: BackendName, tolerance: number) {
@@ -50,7 +42,7 @@ async function compareFusedToComposite(t: Test, backend: BackendName, tolerance:
     const fused = await run(backend, groups, true);
     const composite = await run(backend, groups, false);
     fused.forEach((f, i) => {
-      const err = maxRelative(f, composite[i]);
+      const err = maxRelativeError(f, composite[i]);
       t.ok(err < tolerance, `groups=${groups} ${i === 0 ? 'output' : 'grad ' + names[i]}: relative difference ${err.toExponential(2)} < ${tolerance}`);
     });
   }
@@ -74,7 +66,7 @@ t.test('eval mode: one per-sample affine equals K separate batch norms', async (
     };
     const fused = await sepBatchNormEval(x, w, running, { groups: 1, temperature: 1 }).y.toArray();
     const literal = await sepBatchNormEvalComposite(x, w, running, { groups: 1, temperature: 1 }).y.toArray();
-    t.ok(maxRelative(Float64Array.from(fused), Float64Array.from(literal)) < 1e-12);
+    t.ok(maxRelativeError(Float64Array.from(fused), Float64Array.from(literal)) < 1e-12);
   });
 });
 

@@ -1,6 +1,12 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
+import { backward } from '../../../engine/autodiff.ts';
 import { useBackend } from '../../../engine/backend.ts';
-import { sepBnWalkthrough } from '../../../engine/ops/sep-batch-norm/walkthrough.ts';
+import { tensor } from '../../../engine/create.ts';
+import { maxRelativeError } from '../../../engine/gradcheck.ts';
+import { mixAffine, sepBatchNormTrain, type SepBnWeights } from '../../../engine/ops/sep-batch-norm/sep-batch-norm.ts';
+import { sepBnWalkthrough, WALKTHROUGH_DEFAULTS, type WalkStep, type WalkthroughOptions } from '../../../engine/ops/sep-batch-norm/walkthrough.ts';
+import { scope } from '../../../engine/scope.ts';
+import type { BackendName, Tensor } from '../../../engine/tensor.ts';
 import { withGpu } from '../../gpu.ts';
 
 t.test('the SepBN walkthrough: every gradient matches finite differences at its intermediate', async (t) => {
@@ -22,9 +28,77 @@ t.test('the GPU gives the same numbers', async (t) => {
   const gpu = await sepBnWalkthrough('webgpu');
   await useBackend('cpu');
   gpu.forEach((s, i) => {
-    const ref = cpu[i].values;
-    const scale = Math.max(1e-12, ...Array.from(ref, Math.abs));
-    const diff = s.values.reduce((m, v, j) => Math.max(m, Math.abs(v - ref[j])), 0);
-    t.ok(diff / scale < 1e-5, `${s.name}: relative ${(diff / scale).toExponential(2)}`);
+    const relative = maxRelativeError(s.values, cpu[i].values);
+    t.ok(relative < 1e-5, `${s.name}: relative ${relative.toExponential(2)}`);
   });
+});
+
+// The walkthrough computes SepBN a third time, stage by stage, so nothing but these tests keeps it
+// describing the layer that training runs: sepBatchNormTrain, fused and composite, from the
+// walkthrough's own inputs, must give its attention, affine, statistics, output and gradients.
+const SETTINGS: Array<Partial<WalkthroughOptions>> = [
+  {}, // what `node cli/explain.js sepbn` prints
+  { N: 3, C: 5, H: 3, W: 7, K: 2, hidden: 3, temperature: 0.7, seed: 11 },
+  { N: 5, C: 3, H: 1, W: 3, K: 4, hidden: 1, temperature: 5, seed: 4 },
+];
+
+function stepNamed(steps: WalkStep[], name: string): WalkStep {
+  const step = steps.find((s) => s.name === name);
+  if (!step) throw new Error(`the walkthrough has no step ${name}`);
+  return step;
+}
+
+/** The op's numbers under the walkthrough's step names; the walkthrough's L = sum y · R makes dL/dy = R. */
+async function throughOp(steps: WalkStep[], o: WalkthroughOptions, backend: BackendName, fused: boolean): Promise<Map<string, Float64Array>> {
+  return scope(async () => {
+    const leaf = (name: string, requiresGrad = true) => {
+      const { values, shape } = stepNamed(steps, name);
+      return tensor(values, shape, { backend, requiresGrad, label: name });
+    };
+    const sets = Array.from({ length: o.K }, (_, k) => k);
+    const x = leaf('x');
+    const w: SepBnWeights = { gammas: sets.map((k) => leaf(`gamma_${k}`)), betas: sets.map((k) => leaf(`beta_${k}`)), fc1: leaf('W1'), fc2: leaf('W2') };
+    const out = sepBatchNormTrain(x, w, { groups: 1, temperature: o.temperature }, fused);
+    backward(out.y, { grad: leaf('R', false) });
+    const named: Array<[string, Tensor]> = [
+      ['a', out.attention],
+      // The op keeps gamma_nc and beta_nc internal; its own helper rebuilds them from its attention.
+      ['gamma_nc', mixAffine(out.attention, w.gammas)],
+      ['beta_nc', mixAffine(out.attention, w.betas)],
+      ['mu', out.mean],
+      ['var', out.variance],
+      ['y', out.y],
+      ['dL/dx', x.grad!],
+      ['dL/dW1', w.fc1.grad!],
+      ['dL/dW2', w.fc2.grad!],
+      ...sets.map((k): [string, Tensor] => [`dL/dgamma_${k}`, w.gammas[k].grad!]),
+      ...sets.map((k): [string, Tensor] => [`dL/dbeta_${k}`, w.betas[k].grad!]),
+    ];
+    return new Map(await Promise.all(named.map(async ([name, t]) => [name, Float64Array.from(await t.toArray())] as const)));
+  });
+}
+
+async function compareToOp(t: Test, backend: BackendName, tolerance: number) {
+  for (const settings of SETTINGS) {
+    const o = { ...WALKTHROUGH_DEFAULTS, ...settings };
+    const steps = await sepBnWalkthrough(backend, o);
+    const setting = `N=${o.N} C=${o.C} H=${o.H} W=${o.W} K=${o.K} hidden=${o.hidden} T=${o.temperature} seed=${o.seed}`;
+    for (const fused of [true, false]) {
+      for (const [name, op] of await throughOp(steps, o, backend, fused)) {
+        const walked = stepNamed(steps, name).values;
+        t.equal(op.length, walked.length, `${setting} ${name}: as many values`);
+        const relative = maxRelativeError(op, walked);
+        t.ok(relative < tolerance, `${setting} ${fused ? 'fused' : 'composite'} ${name}: relative ${relative.toExponential(2)} < ${tolerance}`);
+      }
+    }
+  }
+}
+
+t.test('the walkthrough equals sepBatchNormTrain, forward and every gradient, on the CPU (Float64)', (t) => compareToOp(t, 'cpu', 1e-12));
+
+t.test('the walkthrough equals sepBatchNormTrain on WebGPU to f32 rounding', async (t) => {
+  if (!(await withGpu(t))) return;
+  await useBackend('webgpu');
+  await compareToOp(t, 'webgpu', 1e-5);
+  await useBackend('cpu');
 });

@@ -1,12 +1,12 @@
 // A profiled training step: a Chrome trace Perfetto can open, every dispatch in it, and kernel
 // times that add up to the step's GPU time (first timestamp to last) within 10 %.
 import t from 'tap';
-import { gpuRuntime, startProfiling, stopProfiling, useBackend } from '../../engine/backend.ts';
-import { chromeTrace, kernelTotals } from '../../engine/webgpu/profiler.ts';
-import { buildModel, modelConfig } from '../../models/registry.ts';
-import { trainStep } from '../../models/trainer.ts';
-import { createOptimizer } from '../../nn/optim/optimizer.ts';
-import { withGpu } from '../gpu.ts';
+import { gpuRuntime, startProfiling, stopProfiling, useBackend } from '../../../engine/backend.ts';
+import { chromeTrace, kernelTotals } from '../../../engine/webgpu/profiler.ts';
+import { buildModel, modelConfig } from '../../../models/registry.ts';
+import { trainStep } from '../../../models/trainer.ts';
+import { createOptimizer } from '../../../nn/optim/optimizer.ts';
+import { withGpu } from '../../gpu.ts';
 
 t.test('profile of a SepBN training step', async (t) => {
   if (!(await withGpu(t))) return;

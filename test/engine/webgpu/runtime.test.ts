@@ -1,11 +1,11 @@
 import t from 'tap';
-import { gpuRuntime, useBackend } from '../../engine/backend.ts';
-import { tensor } from '../../engine/create.ts';
-import { add, scale } from '../../engine/ops/arith.ts';
-import { scope } from '../../engine/scope.ts';
-import { sizeClass } from '../../engine/webgpu/buffer-pool.ts';
-import { packUniforms } from '../../engine/webgpu/launch.ts';
-import { withGpu } from '../gpu.ts';
+import { gpuRuntime, useBackend } from '../../../engine/backend.ts';
+import { tensor } from '../../../engine/create.ts';
+import { add, scale } from '../../../engine/ops/arith.ts';
+import { scope } from '../../../engine/scope.ts';
+import { sizeClass } from '../../../engine/webgpu/buffer-pool.ts';
+import { defineUniformStruct } from '../../../engine/webgpu/launch.ts';
+import { withGpu } from '../../gpu.ts';
 
 t.test('size classes round up and stay within a quarter of the request', async (t) => {
   t.equal(sizeClass(1), 256);
@@ -16,11 +16,15 @@ t.test('size classes round up and stay within a quarter of the request', async (
   }
 });
 
-t.test('uniform packing refuses a float where an integer belongs', async (t) => {
-  t.throws(() => packUniforms([1.5]), /wrap floats/);
-  const bytes = packUniforms([3, { f32: 0.25 }]);
+t.test('uniform packing follows WGSL alignment and refuses a float where an integer belongs', async (t) => {
+  const TestParams = defineUniformStruct('RuntimeTestParams', [['count', 'u32'], ['scale', 'f32'], ['shape', 'array<vec4<u32>, 2>']]);
+  const bytes = TestParams.pack({ count: 3, scale: 0.25, shape: [5, 7] });
+  t.equal(bytes.byteLength, 48);
   t.equal(new Uint32Array(bytes)[0], 3);
   t.equal(new Float32Array(bytes)[1], 0.25);
+  t.same(Array.from(new Uint32Array(bytes, 16)), [5, 7, 0, 0, 0, 0, 0, 0], 'the array starts at the next 16 bytes, unused axes 0');
+  t.throws(() => TestParams.pack({ count: 1.5, scale: 0, shape: [] }), /RuntimeTestParams\.count is 1\.5/);
+  t.throws(() => TestParams.pack({ count: 1, scale: 0, shape: new Array(9).fill(1) }), /holds 8 values, got 9/);
 });
 
 t.test('WebGPU runtime', async (t) => {
@@ -61,10 +65,10 @@ t.test('WebGPU runtime', async (t) => {
   await t.test('a kernel that fails to compile is named with its shapes', async (t) => {
     rt.pipelines['sources'].set('broken_for_test', '@compute @workgroup_size(1) fn main() { let x: u32 = 1.5; }');
     rt.dispatch(
-      { kernel: 'broken_for_test', access: [], uniforms: packUniforms([0]), workgroups: [1, 1, 1], describe: 'x[3,4]' },
+      { kernel: 'broken_for_test', access: [], uniforms: new ArrayBuffer(16), workgroups: [1, 1, 1], describe: 'x[3,4]' },
       [],
     );
-    await t.rejects(rt.flush(), /kernel broken_for_test \(x\[3,4\]\)/);
+    await t.rejects(rt.submit(), /kernel broken_for_test \(x\[3,4\]\)/);
   });
 
   await t.test('shape errors name the op and the inputs', async (t) => {

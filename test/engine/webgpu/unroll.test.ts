@@ -1,5 +1,5 @@
 import t from 'tap';
-import { evaluate, expandUnrolled } from '../../engine/webgpu/unroll.ts';
+import { evaluate, expandUnrolled } from '../../../engine/webgpu/unroll.ts';
 
 t.test('//#for repeats its lines with the loop variable substituted, nested', async (t) => {
   const source = ['a', '//#for i in 0..N', '  x${i}', '//#for j in i..2', '  y${i * 10 + j}', '//#end', '//#end', 'b'].join('\n');

@@ -1,0 +1,277 @@
+// A training run owned by the library: its settings, the epoch loop, the log and the checkpoints
+// in one output folder, resuming, and stop requests. It draws nothing; callers (the train command,
+// the tests) follow it through events, so the command and the tests drive the same code. The faces
+// come through RunData, which the caller opens (data/run-data.ts for WFLW256 files): models/ sits
+// below data/ and imports nothing from it.
+//   OUT/settings.json           the settings of a new run
+//   OUT/log.jsonl               one line per epoch: epoch, lr, temperature, train_loss, test_nme, seconds, images_per_second
+//   OUT/last.safetensors        the weights after the latest epoch or stop, with the run's state in the metadata
+//   OUT/last.optim.safetensors  the optimizer state that goes with them
+import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { KernelTiming } from '../engine/webgpu/profiler.ts';
+import { createOptimizer, type Optimizer, type OptimizerKind } from '../nn/optim/optimizer.ts';
+import { sepBnTemperature, warmupCosine, type LrSchedule } from '../nn/optim/schedule.ts';
+import { readCheckpointInfo, saveCheckpoint, restoreCheckpoint, type RunState } from './checkpoint.ts';
+import { buildModel, isModelName, MODEL_NAMES, modelConfig, modelNameOf, type ModelName } from './registry.ts';
+import { trainEpoch, type LandmarkBatch } from './trainer.ts';
+import type { VanillaCnn } from './vanilla-cnn.ts';
+
+/** Everything that decides a run's result; saved in each checkpoint so a resumed run continues it. */
+export interface RunSettings {
+  model: ModelName;
+  /** Width divisor of the channel counts. */
+  width: number;
+  epochs: number;
+  batch: number;
+  /** At most this many batches per epoch; null for all of them. */
+  maxBatches: number | null;
+  optimizer: OptimizerKind;
+  /** Base learning rate of the warm-up and cosine schedule. */
+  lr: number;
+  weightDecay: number;
+  /** Linear warm-up, in epochs. */
+  warmup: number;
+  /** Seed of the weights, the data order and the augmentation. */
+  seed: number;
+  /** The prepared data folder as the user named it; null for the built-in synthetic faces. */
+  data: string | null;
+}
+
+const OPTIMIZER_KINDS: readonly OptimizerKind[] = ['adam', 'adamw', 'sgd'];
+
+export function isOptimizerKind(name: unknown): name is OptimizerKind {
+  return typeof name === 'string' && (OPTIMIZER_KINDS as readonly string[]).includes(name);
+}
+
+/** A problem with what the run was given (settings, checkpoint, output folder, data), not a bug: its message says it all. */
+export class RunError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RunError';
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+const isPositiveInteger = (v: unknown): v is number => isNumber(v) && Number.isInteger(v) && v > 0;
+const isCount = (v: unknown): v is number => isNumber(v) && Number.isInteger(v) && v >= 0;
+
+function badField(file: string, field: string, must: string, got: unknown): RunError {
+  // Strings are quoted so that "1" and 1 read differently.
+  const shown = typeof got === 'number' || got === undefined ? String(got) : JSON.stringify(got);
+  return new RunError(`${file}: metadata field "${field}" must be ${must}, got ${shown}`);
+}
+
+/**
+ * The settings in a checkpoint's "run" metadata entry (parsed from JSON), each checked for
+ * presence, type and range; the error names the checkpoint file and the first bad field.
+ */
+export function parseRunSettings(run: unknown, file: string): RunSettings {
+  if (!isRecord(run)) throw badField(file, 'run', 'an object of run settings', run);
+  const field = <T>(name: keyof RunSettings, valid: (v: unknown) => v is T, must: string): T => {
+    if (!Object.hasOwn(run, name)) throw new RunError(`${file}: metadata field "${name}" is missing`);
+    const value = run[name];
+    if (!valid(value)) throw badField(file, name, must, value);
+    return value;
+  };
+  const settings: RunSettings = {
+    model: field('model', isModelName, `one of ${MODEL_NAMES.join(', ')}`),
+    width: field('width', isPositiveInteger, 'a positive integer'),
+    epochs: field('epochs', isPositiveInteger, 'a positive integer'),
+    batch: field('batch', isPositiveInteger, 'a positive integer'),
+    maxBatches: field('maxBatches', (v): v is number | null => v === null || isPositiveInteger(v), 'a positive integer or null'),
+    optimizer: field('optimizer', isOptimizerKind, OPTIMIZER_KINDS.join(', ')),
+    lr: field('lr', (v): v is number => isNumber(v) && v > 0, 'a positive number'),
+    weightDecay: field('weightDecay', (v): v is number => isNumber(v) && v >= 0, 'a number >= 0'),
+    warmup: field('warmup', (v): v is number => isNumber(v) && v >= 0, 'a number >= 0'),
+    seed: field('seed', isNumber, 'a number'),
+    data: field('data', (v): v is string | null => v === null || typeof v === 'string', 'a folder name or null'),
+  };
+  // The schedule needs a cosine part after the warm-up.
+  if (settings.warmup >= settings.epochs) throw badField(file, 'warmup', `below epochs (${settings.epochs})`, settings.warmup);
+  return settings;
+}
+
+/** A checkpoint to continue: its settings win over any given ones. */
+export interface SavedRun {
+  file: string;
+  settings: RunSettings;
+  state: RunState;
+}
+
+/** Reads and checks the settings and the position (epoch, batch, step, loss so far) a checkpoint continues from. */
+export function readRunCheckpoint(file: string): SavedRun {
+  const { state } = readCheckpointInfo(file);
+  const settings = parseRunSettings(state.run, file);
+  if (!(isCount(state.epoch) && state.epoch <= settings.epochs)) throw badField(file, 'epoch', `an integer from 0 to ${settings.epochs}`, state.epoch);
+  if (!isCount(state.batchInEpoch)) throw badField(file, 'batch_in_epoch', 'an integer >= 0', state.batchInEpoch);
+  if (!isCount(state.step)) throw badField(file, 'step', 'an integer >= 0', state.step);
+  const loss: unknown = state.epochLoss;
+  if (!(isRecord(loss) && isNumber(loss.sum) && isCount(loss.count))) throw badField(file, 'epoch_loss', '{"sum": a number, "count": an integer >= 0}', loss);
+  return { file, settings, state };
+}
+
+/** Where a run's faces come from: its training batches epoch by epoch, and its test score. */
+export interface RunData {
+  /** Batches of one training epoch; the same epoch draws the same batches every time, so a resume continues exactly. */
+  epoch(epoch: number): AsyncIterable<LandmarkBatch>;
+  readonly batchesPerEpoch: number;
+  /** The training faces in words, for messages: e.g. 'faces/train.txt has 8 faces'. */
+  readonly describe: string;
+  /** NME of the model as it is now on the test faces (the model is left in eval mode). */
+  testNme(model: VanillaCnn): Promise<number>;
+  close(): Promise<void>;
+}
+
+export interface RunOptions {
+  /** Folder of the log and the checkpoints; made if missing. */
+  out: string;
+  /** Opens the data for the run's settings (batch size and seed come from a checkpoint when resuming). */
+  openData: (settings: RunSettings) => RunData;
+}
+
+/** One epoch's line of OUT/log.jsonl. */
+export interface LogLine {
+  epoch: number;
+  /** The learning rate of the epoch's last step. */
+  lr: number;
+  temperature: number;
+  /** Mean step loss over the whole epoch, including steps done before a resume. */
+  train_loss: number;
+  test_nme: number;
+  /** Training time of the epoch (this session's part of it, when resumed). */
+  seconds: number;
+  images_per_second: number;
+}
+
+export interface RunEvents {
+  /** Asked after every step; once aborted, the run saves a checkpoint and returns. */
+  signal?: AbortSignal;
+  /** `epoch` counts from 0; `skipBatches` were done before a resume. */
+  onEpochStart?: (info: { epoch: number; skipBatches: number }) => void;
+  onStep?: (info: { epoch: number; batch: number; loss: number; lr: number; imagesPerSecond: number }) => void;
+  /** After the epoch's line is logged and its checkpoint saved. */
+  onEpochEnd?: (line: LogLine) => void;
+  /** When given, one step early in the session (the second, where there is one) is timed kernel by kernel. */
+  onProfile?: (timings: KernelTiming[]) => void;
+}
+
+export interface RunOutcome {
+  /** True when a stop request ended the run; the checkpoint continues it. */
+  stopped: boolean;
+  /** Epochs fully done, and batches done in the next one, as saved in the checkpoint. */
+  epoch: number;
+  batchInEpoch: number;
+}
+
+/** Where a run stands: what a checkpoint's state records besides the settings. */
+interface Position {
+  epoch: number;
+  batchInEpoch: number;
+  step: number;
+  epochLoss: { sum: number; count: number };
+}
+
+export class TrainingRun {
+  readonly checkpointFile: string;
+  readonly logFile: string;
+  readonly batchesPerEpoch: number;
+  private readonly model: VanillaCnn;
+  private readonly optimizer: Optimizer;
+  private readonly data: RunData;
+  private readonly schedule: LrSchedule;
+
+  /** A new run: writes OUT/settings.json; the log and checkpoints follow epoch by epoch. */
+  static start(settings: RunSettings, options: RunOptions): TrainingRun {
+    const run = new TrainingRun(settings, options, { epoch: 0, batchInEpoch: 0, step: 0, epochLoss: { sum: 0, count: 0 } });
+    writeFileSync(join(options.out, 'settings.json'), JSON.stringify({ ...settings, modelName: modelNameOf(run.model.config) }, null, 2) + '\n');
+    return run;
+  }
+
+  /** Continues a checkpoint (from readRunCheckpoint) exactly, appending to the log in OUT. */
+  static resume(saved: SavedRun, options: RunOptions): TrainingRun {
+    const { epoch, batchInEpoch, step, epochLoss } = saved.state;
+    const run = new TrainingRun(saved.settings, options, { epoch, batchInEpoch, step, epochLoss });
+    if (!existsSync(run.logFile)) throw new RunError(`${options.out} has no log.jsonl to continue; pass the --out of the run being resumed`);
+    restoreCheckpoint(saved.file, run.model, run.optimizer);
+    return run;
+  }
+
+  private constructor(readonly settings: RunSettings, options: RunOptions, private position: Position) {
+    mkdirSync(options.out, { recursive: true });
+    this.checkpointFile = join(options.out, 'last.safetensors');
+    this.logFile = join(options.out, 'log.jsonl');
+    this.model = buildModel(modelConfig(settings.model, settings.width, settings.seed));
+    this.optimizer = createOptimizer(settings.optimizer, this.model.namedParameters(), { lr: settings.lr, weightDecay: settings.weightDecay });
+    this.data = options.openData(settings);
+    this.batchesPerEpoch = Math.min(this.data.batchesPerEpoch, settings.maxBatches ?? Infinity);
+    if (this.batchesPerEpoch < 1) throw new RunError(`${this.data.describe}: fewer faces than one batch of ${settings.batch}`);
+    this.schedule = warmupCosine({ baseLr: settings.lr, warmupEpochs: settings.warmup, totalEpochs: settings.epochs });
+  }
+
+  /** Trains to the last epoch, or until `signal` aborts; each epoch ends with a log line and a checkpoint. */
+  async train(events: RunEvents = {}): Promise<RunOutcome> {
+    const stopRequested = () => events.signal?.aborted ?? false;
+    const firstEpoch = this.position.epoch;
+    try {
+      while (this.position.epoch < this.settings.epochs) {
+        const { epoch, batchInEpoch: skip } = this.position;
+        const temperature = sepBnTemperature(epoch);
+        this.model.temperature = temperature;
+        events.onEpochStart?.({ epoch, skipBatches: skip });
+        const report = await trainEpoch(this.model, this.optimizer, firstBatches(this.data.epoch(epoch), this.batchesPerEpoch), {
+          epoch,
+          batchesPerEpoch: this.batchesPerEpoch,
+          skipBatches: skip,
+          schedule: this.schedule,
+          shouldStop: stopRequested,
+          profile: events.onProfile && epoch === firstEpoch ? { batch: Math.min(skip + 1, this.batchesPerEpoch - 1), onTimings: events.onProfile } : undefined,
+          onStep: (step) => events.onStep?.({ epoch, ...step }),
+        });
+        const carried = this.position.epochLoss;
+        this.position.step += report.batches - skip;
+        this.position.epochLoss = { sum: carried.sum + report.lossSum, count: carried.count + report.lossCount };
+        if (stopRequested() && report.batches < this.batchesPerEpoch) {
+          this.position.batchInEpoch = report.batches;
+          await this.save(temperature);
+          return { stopped: true, epoch, batchInEpoch: report.batches };
+        }
+        const line = await this.endEpoch(epoch, temperature, report.seconds, report.images);
+        events.onEpochEnd?.(line);
+        if (stopRequested()) return { stopped: true, epoch: epoch + 1, batchInEpoch: 0 };
+      }
+      return { stopped: false, epoch: this.position.epoch, batchInEpoch: 0 };
+    } finally {
+      await this.data.close();
+    }
+  }
+
+  /** Scores the test set, appends the epoch's log line and saves the checkpoint at the epoch boundary. */
+  private async endEpoch(epoch: number, temperature: number, seconds: number, images: number): Promise<LogLine> {
+    const testNme = await this.data.testNme(this.model);
+    const { sum, count } = this.position.epochLoss;
+    const line: LogLine = { epoch: epoch + 1, lr: this.optimizer.lr, temperature, train_loss: sum / count, test_nme: testNme, seconds, images_per_second: images / seconds };
+    appendFileSync(this.logFile, JSON.stringify(line) + '\n');
+    this.position = { epoch: epoch + 1, batchInEpoch: 0, step: this.position.step, epochLoss: { sum: 0, count: 0 } };
+    await this.save(temperature);
+    return line;
+  }
+
+  private save(temperature: number): Promise<void> {
+    const { epoch, batchInEpoch, step, epochLoss } = this.position;
+    return saveCheckpoint(this.checkpointFile, this.model, this.optimizer, { epoch, batchInEpoch, step, temperature, epochLoss, run: { ...this.settings } });
+  }
+}
+
+/** The first `count` items of an async iterable. */
+async function* firstBatches<T>(items: AsyncIterable<T>, count: number): AsyncGenerator<T> {
+  if (count <= 0) return;
+  let n = 0;
+  for await (const item of items) {
+    yield item;
+    if (++n >= count) return;
+  }
+}
