@@ -2,6 +2,7 @@
 import { acquireDevice } from '../engine/device.ts';
 import { parseCommand } from './args.ts';
 import { runMain } from './main.ts';
+import { describeKernelChoice, kernelChoice } from '../engine/webgpu/kernel-plan.ts';
 
 const { values } = parseCommand({
   usage: 'node cli/device.js [--json]',
@@ -11,8 +12,9 @@ const { values } = parseCommand({
 
 runMain(async () => {
   const { adapter } = await acquireDevice();
+  const kernels = kernelChoice(adapter);
   if (values.json) {
-    process.stdout.write(JSON.stringify(adapter, null, 2) + '\n');
+    process.stdout.write(JSON.stringify({ ...adapter, kernelPlan: kernels.plan }, null, 2) + '\n');
     return;
   }
   const rows: Array<[string, string]> = [
@@ -21,6 +23,7 @@ runMain(async () => {
     ['device', adapter.device || '(not reported)'],
     ['description', adapter.description || '(not reported)'],
     ['kind', adapter.kind],
+    ['kernel plan', describeKernelChoice(kernels, adapter)],
     ...Object.entries(adapter.limits).map(([k, v]) => [k, v.toLocaleString('en-US')] as [string, string]),
     ['features', adapter.features.join(' ')],
   ];

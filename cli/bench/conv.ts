@@ -13,6 +13,7 @@ import type { WebGpuRuntime } from '../../engine/webgpu/runtime.ts';
 import { numberOption } from '../args.ts';
 import { formatTable, timeKernel, type Benchmark } from './benchmark.ts';
 import { chooseLayers } from './layer-shapes.ts';
+import { describeKernelChoice } from '../../engine/webgpu/kernel-plan.ts';
 
 function randomBuffer(rt: WebGpuRuntime, floats: number, seed: number): GPUBuffer {
   const rng = new Random(seed);
@@ -65,7 +66,7 @@ export const benchmark: Benchmark = {
     const results = [];
     const square = REFERENCE_SIDE * REFERENCE_SIDE;
     const referenceBuffers = [randomBuffer(rt, square, 5), randomBuffer(rt, square, 6), rt.pool.acquire(square * 4, 'bench reference c')];
-    const reference: Timed = [[planMatmul({ M: REFERENCE_SIDE, N: REFERENCE_SIDE, K: REFERENCE_SIDE }, rt.adapter),
+    const reference: Timed = [[planMatmul({ M: REFERENCE_SIDE, N: REFERENCE_SIDE, K: REFERENCE_SIDE }, rt.kernels),
       [referenceBuffers[0], referenceBuffers[1], rt.placeholder, referenceBuffers[2]]]];
     for (const l of chooseLayers(values.layers)) {
       const p: Conv2dProblem = { N, Ci: l.inChannels, H: l.size, W: l.size, Co: l.outChannels, KH: 3, KW: 3, stride: 1, pad: 1, hasBias: true, activation: 'none', slope: 0 };
@@ -75,13 +76,13 @@ export const benchmark: Benchmark = {
       const y = randomBuffer(rt, N * p.Co * l.size * l.size, 4);
       const dx = rt.pool.acquire(N * p.Ci * l.size * l.size * 4, 'bench dx');
       const dw = rt.pool.acquire(p.Co * p.Ci * 9 * 4, 'bench dw');
-      const plan = planConv2dBackwardWeight(p, rt.adapter);
+      const plan = planConv2dBackwardWeight(p, rt.kernels);
       const scratch = rt.pool.acquire(Math.max(plan.scratchFloats, 4) * 4, 'bench scratch');
       const weightLaunches: Timed =
         plan.launches.length === 1 ? [[plan.launches[0], [x, y, dw]]] : [[plan.launches[0], [x, y, scratch]], [plan.launches[1], [scratch, dw]]];
       const passes: Array<{ pass: string; tiled: Timed; naive: [KernelLaunch, GPUBuffer[]] }> = [
-        { pass: 'forward', tiled: [[planConv2dForward(p, rt.adapter), [x, w, bias, y]]], naive: [conv2dNaiveForwardLaunch(p), [x, w, bias, y]] },
-        { pass: 'grad input', tiled: [[planConv2dBackwardInput(p, rt.adapter), [y, w, dx]]], naive: [conv2dNaiveBackwardInputLaunch(p), [y, w, dx]] },
+        { pass: 'forward', tiled: [[planConv2dForward(p, rt.kernels), [x, w, bias, y]]], naive: [conv2dNaiveForwardLaunch(p), [x, w, bias, y]] },
+        { pass: 'grad input', tiled: [[planConv2dBackwardInput(p, rt.kernels), [y, w, dx]]], naive: [conv2dNaiveBackwardInputLaunch(p), [y, w, dx]] },
         { pass: 'grad weight', tiled: weightLaunches, naive: [conv2dNaiveBackwardWeightLaunch(p), [x, y, dw]] },
       ];
       const flops = 2 * N * p.Co * p.Ci * 9 * l.size * l.size;
@@ -102,7 +103,7 @@ export const benchmark: Benchmark = {
     }
     for (const b of referenceBuffers) rt.pool.release(b);
     if (!values.json) {
-      process.stdout.write(`adapter: ${rt.adapter.description || rt.adapter.device} (${rt.adapter.kind}); 3x3 stride 1 pad 1 with bias, batch ${N}; ` +
+      process.stdout.write(`adapter: ${rt.adapter.description || rt.adapter.device} (${rt.adapter.kind}; kernel plan ${describeKernelChoice(rt.kernels, rt.adapter)}); 3x3 stride 1 pad 1 with bias, batch ${N}; ` +
         `each pass and the ${REFERENCE_SIDE}^3 matmul: best of ${rounds} alternating rounds\n`);
       process.stdout.write(
         formatTable(
@@ -111,6 +112,6 @@ export const benchmark: Benchmark = {
         ),
       );
     }
-    return { benchmark: 'conv', adapter: rt.adapter, batch: N, rounds, results };
+    return { benchmark: 'conv', adapter: rt.adapter, kernelPlan: rt.kernels.plan, batch: N, rounds, results };
   },
 };

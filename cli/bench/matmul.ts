@@ -5,6 +5,7 @@ import { gpuRuntime } from '../../engine/backend.ts';
 import { matmulNaiveLaunch, planMatmul, type MatmulProblem } from '../../engine/ops/matmul-launch.ts';
 import { Random } from '../../engine/random.ts';
 import { formatTable, timeKernel, type Benchmark } from './benchmark.ts';
+import { describeKernelChoice } from '../../engine/webgpu/kernel-plan.ts';
 
 interface Shape {
   name: string;
@@ -47,7 +48,7 @@ export const benchmark: Benchmark = {
       rt.upload(b, randomBuffer(K * N, 2));
       rt.upload(bias, randomBuffer(N, 3));
       const bindings = [a, b, bias, c];
-      const launch = planMatmul(problem, rt.adapter);
+      const launch = planMatmul(problem, rt.kernels);
       const tiled = await timeKernel(rt, launch, bindings);
       // The naive kernel at 2048^3 takes tens of seconds: time it once.
       const naive = await timeKernel(rt, matmulNaiveLaunch(problem), bindings, 0);
@@ -65,7 +66,7 @@ export const benchmark: Benchmark = {
       process.stderr.write(`  ${name}: done\n`);
     }
     if (!values.json) {
-      process.stdout.write(`adapter: ${rt.adapter.description || rt.adapter.device} (${rt.adapter.kind})\n`);
+      process.stdout.write(`adapter: ${rt.adapter.description || rt.adapter.device} (${rt.adapter.kind}; kernel plan ${describeKernelChoice(rt.kernels, rt.adapter)})\n`);
       process.stdout.write(
         formatTable(
           ['shape', 'M', 'N', 'K', 'kernel', 'tiled ms', 'tiled GFLOP/s', 'tiled GB/s', 'naive ms', 'naive GFLOP/s', 'speed-up'],
@@ -73,6 +74,6 @@ export const benchmark: Benchmark = {
         ),
       );
     }
-    return { benchmark: 'matmul', adapter: rt.adapter, results };
+    return { benchmark: 'matmul', adapter: rt.adapter, kernelPlan: rt.kernels.plan, results };
   },
 };

@@ -12,6 +12,7 @@ import { noGrad, type Tensor } from '../../engine/tensor.ts';
 import { numberOption } from '../args.ts';
 import { formatTable, type Benchmark } from './benchmark.ts';
 import { chooseLayers } from './layer-shapes.ts';
+import { describeKernelChoice } from '../../engine/webgpu/kernel-plan.ts';
 
 async function secondsPer(run: () => void, minSeconds = 0.5): Promise<number> {
   scope(run);
@@ -72,7 +73,7 @@ export const benchmark: Benchmark = {
       process.stderr.write(`  layer ${l.layer} done\n`);
     }
     if (!values.json) {
-      process.stdout.write(`adapter: ${rt.adapter.description || rt.adapter.device} (${rt.adapter.kind}); SepBN K=3, LeakyReLU fused, batch ${N}\n`);
+      process.stdout.write(`adapter: ${rt.adapter.description || rt.adapter.device} (${rt.adapter.kind}; kernel plan ${describeKernelChoice(rt.kernels, rt.adapter)}); SepBN K=3, LeakyReLU fused, batch ${N}\n`);
       process.stdout.write(
         formatTable(
           ['layer', 'shape', 'fused fwd ms', 'GB/s', 'composite fwd ms', 'speed-up', 'fused bwd ms', 'GB/s', 'composite bwd ms', 'speed-up'],
@@ -84,6 +85,6 @@ export const benchmark: Benchmark = {
         ),
       );
     }
-    return { benchmark: 'sepbn', adapter: rt.adapter, batch: N, results };
+    return { benchmark: 'sepbn', adapter: rt.adapter, kernelPlan: rt.kernels.plan, batch: N, results };
   },
 };

@@ -12,6 +12,7 @@ import { numberOption } from '../args.ts';
 import { UsageError } from '../main.ts';
 import { formatTable, type Benchmark } from './benchmark.ts';
 import { LANDMARK_COUNT } from '../../data/topology.ts';
+import { describeKernelChoice } from '../../engine/webgpu/kernel-plan.ts';
 
 interface TrainMeasurement {
   model: ModelName;
@@ -81,7 +82,7 @@ export const benchmark: Benchmark = {
     }
     const rt = gpuRuntime();
     if (!values.json) {
-      process.stdout.write(`adapter: ${rt.adapter.description || rt.adapter.device} (${rt.adapter.kind}); width 1/${width}, batch ${batch}\n\n`);
+      process.stdout.write(`adapter: ${rt.adapter.description || rt.adapter.device} (${rt.adapter.kind}; kernel plan ${describeKernelChoice(rt.kernels, rt.adapter)}); width 1/${width}, batch ${batch}\n\n`);
       process.stdout.write(
         formatTable(
           ['network', 's/step', 'images/s', 'vs baseline', 'profiled step ms', 'kernel ms (timestamps)'],
@@ -95,6 +96,6 @@ export const benchmark: Benchmark = {
       }
       if (values.profile) process.stdout.write(`\ntrace of ${results[0].model}'s profiled step: ${values.profile} (open in https://ui.perfetto.dev)\n`);
     }
-    return { benchmark: 'train', adapter: rt.adapter, width, batch, results };
+    return { benchmark: 'train', adapter: rt.adapter, kernelPlan: rt.kernels.plan, width, batch, results };
   },
 };

@@ -3,7 +3,8 @@
 // traits to a KernelLaunch, with no GPU objects, so it is testable without a device.
 
 import { MAX_WORKGROUPS_PER_DIMENSION } from '../webgpu/grid.ts';
-import { type AdapterTraits, type KernelLaunch, ceilDiv, defineUniformStruct } from '../webgpu/launch.ts';
+import type { KernelChoice } from '../webgpu/kernel-plan.ts';
+import { type KernelLaunch, ceilDiv, defineUniformStruct } from '../webgpu/launch.ts';
 
 /**
  * C[z] = op(A[z]) · op(B[z]) (+ bias[N] broadcast along rows) (then optional LeakyReLU), z < batch.
@@ -70,24 +71,26 @@ export const MATMUL_TILINGS = {
   skinny: { name: 'skinny', workgroupCols: 16, workgroupRows: 1, rowsPerInvocation: 8, colsPerInvocation: 16, tileK: 32, stageB: false },
 } as const satisfies Record<string, MatmulTiling>;
 
-/** The tiling for a problem's shape, on a software (lavapipe) or hardware adapter. */
-export function chooseMatmulTiling(p: MatmulProblem, adapter: 'software' | 'hardware' = 'software'): MatmulTiling {
+/** The tiling for a problem's shape under the software (lavapipe) or hardware plan. */
+export function chooseMatmulTiling(p: MatmulProblem, plan: 'software' | 'hardware' = 'software'): MatmulTiling {
   if (p.M <= MATMUL_TILINGS.skinny.rowsPerInvocation) return MATMUL_TILINGS.skinny;
   if (p.K <= MATMUL_TILINGS.shallow.tileK) return MATMUL_TILINGS.shallow;
-  return adapter === 'hardware' ? MATMUL_TILINGS.squareHardware : MATMUL_TILINGS.square;
+  return plan === 'hardware' ? MATMUL_TILINGS.squareHardware : MATMUL_TILINGS.square;
 }
 
 /**
- * The launch for a problem on an adapter: on a CPU rasteriser with fixed-size subgroups, the
- * subgroup-broadcast kernel wherever the problem's alignment allows it (2-3x the workgroup-memory
- * tiling there, and 10-20x the naive kernel); otherwise the workgroup-memory tiling.
+ * The launch for a problem under a kernel plan: the software plan (a CPU rasteriser with fixed-size
+ * subgroups) takes the subgroup-broadcast kernel wherever the problem's alignment allows it (2-3x
+ * the workgroup-memory tiling there, and 10-20x the naive kernel); otherwise the workgroup-memory
+ * tiling; the naive plan one output per invocation.
  */
-export function planMatmul(p: MatmulProblem, adapter: AdapterTraits): KernelLaunch {
-  if (adapter.kind === 'software' && adapter.subgroupSize !== undefined) {
-    const launch = matmulSubgroupLaunch(p, adapter.subgroupSize);
+export function planMatmul(p: MatmulProblem, kernels: KernelChoice): KernelLaunch {
+  if (kernels.plan === 'naive') return matmulNaiveLaunch(p);
+  if (kernels.plan === 'software' && kernels.subgroupSize !== undefined) {
+    const launch = matmulSubgroupLaunch(p, kernels.subgroupSize);
     if (launch) return launch;
   }
-  return matmulLaunch(p, chooseMatmulTiling(p, adapter.kind));
+  return matmulLaunch(p, chooseMatmulTiling(p, kernels.plan));
 }
 
 export function matmulLaunch(p: MatmulProblem, tiling: MatmulTiling = chooseMatmulTiling(p)): KernelLaunch {

@@ -7,7 +7,7 @@
 // transpose is ever materialised: e.g. with transA, dA = (dA')ᵀ = B' · Gᵀ.
 import { formatShape, type Shape } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
-import { matmulNaiveLaunch, planMatmul, type MatmulProblem } from './matmul-launch.ts';
+import { planMatmul, type MatmulProblem } from './matmul-launch.ts';
 import { apply, defineOp } from './op.ts';
 import { sum, sumTo } from './reduce.ts';
 import type { OpWitness } from './witness.ts';
@@ -66,7 +66,7 @@ export const matmulOp = defineOp<MatmulAttrs>({
   },
   webgpu: (rt, [a, b, bias], [c], attrs) => {
     const p = problem([a.shape, b.shape, bias?.shape].filter((s): s is Shape => s !== undefined), attrs);
-    const launch = rt.naiveKernels ? matmulNaiveLaunch(p) : planMatmul(p, rt.adapter);
+    const launch = planMatmul(p, rt.kernels);
     rt.dispatch(launch, [a.buffer, b.buffer, bias?.buffer ?? rt.placeholder, c.buffer]);
   },
   backward: ({ grad: g, inputs: [a, b, bias], attrs: { transA, transB }, needs }) => {

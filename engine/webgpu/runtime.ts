@@ -3,6 +3,7 @@
 import { acquireDevice, type AdapterSummary } from '../device.ts';
 import { BufferPool } from './buffer-pool.ts';
 import type { KernelLaunch } from './launch.ts';
+import { kernelChoice, type KernelChoice } from './kernel-plan.ts';
 import { PatientWait } from './patient-wait.ts';
 import { KernelError, PipelineCache } from './pipelines.ts';
 import { Profiler } from './profiler.ts';
@@ -37,8 +38,11 @@ export class WebGpuRuntime {
   currentOp = 'none';
   /** Set by startProfiling(): every dispatch then gets GPU timestamps. */
   profiler: Profiler | undefined;
-  /** SEPBN_NAIVE_KERNELS=1 swaps in the one-output-per-invocation kernels, for debugging. */
-  readonly naiveKernels = process.env.SEPBN_NAIVE_KERNELS === '1';
+  /**
+   * The kernels the ops take (kernel-plan.ts): the adapter's own plan, or SEPBN_KERNEL_PLAN's.
+   * Tests assign it to run every plan in one process.
+   */
+  kernels: KernelChoice;
   /** On a software adapter, waits leave the CPU to the rasteriser (see patient-wait.ts). */
   private readonly patience: PatientWait;
 
@@ -48,6 +52,7 @@ export class WebGpuRuntime {
     this.ring = new UniformRing(device, adapter.limits.minUniformBufferOffsetAlignment);
     this.placeholder = this.pool.acquire(16, 'placeholder');
     this.patience = new PatientWait(adapter.kind === 'software');
+    this.kernels = kernelChoice(adapter);
   }
 
   static async open(): Promise<WebGpuRuntime> {

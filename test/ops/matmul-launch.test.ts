@@ -87,7 +87,7 @@ t.test('shapes the kernels cannot take are refused with the reason', async (t) =
 });
 
 t.test('on a CPU rasteriser with subgroups, vec4-aligned problems take the subgroup kernel', async (t) => {
-  const lavapipe = { kind: 'software', subgroupSize: 8 } as const;
+  const lavapipe = { plan: 'software', subgroupSize: 8 } as const;
   for (const p of modelShapes) {
     const launch = planMatmul(p, lavapipe);
     t.equal(launch.kernel, 'matmul_subgroup', launch.describe);
@@ -102,6 +102,6 @@ t.test('on a CPU rasteriser with subgroups, vec4-aligned problems take the subgr
   for (const p of oddShapes) t.equal(planMatmul(p, lavapipe).kernel, 'matmul', `${p.M}x${p.K}x${p.N} is not vec4-aligned`);
   t.equal(planMatmul({ M: 8, K: 6, N: 8 }, lavapipe).kernel, 'matmul', 'K not a multiple of 4 with A stored [M,K]');
   t.equal(planMatmul({ M: 8, K: 6, N: 8, transA: true }, lavapipe).kernel, 'matmul_subgroup', 'but fine with A stored [K,M]');
-  t.equal(planMatmul(modelShapes[3]!, { kind: 'hardware', subgroupSize: 32 }).kernel, 'matmul', 'hardware keeps workgroup-memory tiles');
-  t.equal(planMatmul(modelShapes[3]!, { kind: 'software' }).kernel, 'matmul', 'no subgroups, no subgroup kernel');
+  t.equal(planMatmul(modelShapes[3]!, { plan: 'hardware', subgroupSize: 32 }).kernel, 'matmul', 'hardware keeps workgroup-memory tiles');
+  t.equal(planMatmul(modelShapes[3]!, { plan: 'software' }).kernel, 'matmul', 'no subgroups, no subgroup kernel');
 });

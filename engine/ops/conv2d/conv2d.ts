@@ -9,7 +9,6 @@
 import { formatShape, type Shape } from '../../shape.ts';
 import type { Tensor } from '../../tensor.ts';
 import { leakyReluBackwardOp } from '../arith.ts';
-import { conv2dNaiveBackwardInputLaunch, conv2dNaiveBackwardWeightLaunch, conv2dNaiveForwardLaunch } from './naive-launch.ts';
 import { planConv2dBackwardInput, planConv2dBackwardWeight, planConv2dForward } from './plan.ts';
 import { conv2dOutputSize, type Conv2dProblem } from './problem.ts';
 import { apply, defineOp } from '../op.ts';
@@ -62,7 +61,7 @@ export const conv2dBackwardInputOp = defineOp<Conv2dAttrs & { H: number; W: numb
   },
   webgpu: (rt, [dy, w], [dx], a) => {
     const p = problem('conv2d_backward_input', dx.shape, w.shape, undefined, a);
-    rt.dispatch(rt.naiveKernels ? conv2dNaiveBackwardInputLaunch(p) : planConv2dBackwardInput(p, rt.adapter), [dy.buffer, w.buffer, dx.buffer]);
+    rt.dispatch(planConv2dBackwardInput(p, rt.kernels), [dy.buffer, w.buffer, dx.buffer]);
   },
 });
 
@@ -85,11 +84,7 @@ export const conv2dBackwardWeightOp = defineOp<Conv2dAttrs & { KH: number; KW: n
   },
   webgpu: (rt, [x, dy], [dw], a) => {
     const p = problem('conv2d_backward_weight', x.shape, dw.shape, undefined, a);
-    if (rt.naiveKernels) {
-      rt.dispatch(conv2dNaiveBackwardWeightLaunch(p), [x.buffer, dy.buffer, dw.buffer]);
-      return;
-    }
-    const plan = planConv2dBackwardWeight(p, rt.adapter);
+    const plan = planConv2dBackwardWeight(p, rt.kernels);
     if (plan.launches.length === 1) {
       rt.dispatch(plan.launches[0], [x.buffer, dy.buffer, dw.buffer]);
       return;
@@ -127,7 +122,7 @@ export const conv2dOp = defineOp<Conv2dAttrs>({
   },
   webgpu: (rt, [x, w, b], [y], a) => {
     const p = problem('conv2d', x.shape, w.shape, b?.shape, a);
-    rt.dispatch(rt.naiveKernels ? conv2dNaiveForwardLaunch(p) : planConv2dForward(p, rt.adapter), [x.buffer, w.buffer, b?.buffer ?? rt.placeholder, y.buffer]);
+    rt.dispatch(planConv2dForward(p, rt.kernels), [x.buffer, w.buffer, b?.buffer ?? rt.placeholder, y.buffer]);
   },
   backward: ({ grad, inputs: [x, w, b], outputs: [y], attrs, needs }) => {
     const dz = attrs.activation === 'leaky_relu' ? apply(leakyReluBackwardOp, [y, grad], { slope: attrs.slope }) : grad;

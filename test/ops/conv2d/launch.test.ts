@@ -191,21 +191,21 @@ t.test('subgroup forward and input-gradient launches cover every pixel block and
 });
 
 t.test('the subgroup kernel is chosen only where it applies', async (t) => {
-  const lavapipe = { kind: 'software', subgroupSize: 8 } as const;
+  const lavapipe = { plan: 'software', subgroupSize: 8 } as const;
   t.equal(planConv2dForward(model(64, 128, 64), lavapipe).kernel, 'conv2d_subgroup');
   t.equal(planConv2dBackwardInput(model(64, 128, 64), lavapipe).kernel, 'conv2d_subgroup');
   t.equal(planConv2dBackwardInput(model(3, 64, 128), lavapipe).kernel, 'conv2d_backward_input_narrow');
   t.equal(planConv2dBackwardWeight(model(64, 128, 64), lavapipe).launches[0]!.kernel, 'conv2d_backward_weight_subgroup');
-  t.equal(planConv2dBackwardWeight(model(64, 128, 64), { kind: 'hardware' }).launches[0]!.kernel, 'conv2d_backward_weight');
-  t.equal(planConv2dForward(model(64, 128, 64), { kind: 'hardware', subgroupSize: 32 }).kernel, 'conv2d_forward');
-  t.equal(planConv2dBackwardInput(model(64, 128, 64), { kind: 'software' }).kernel, 'conv2d_backward_input');
+  t.equal(planConv2dBackwardWeight(model(64, 128, 64), { plan: 'hardware' }).launches[0]!.kernel, 'conv2d_backward_weight');
+  t.equal(planConv2dForward(model(64, 128, 64), { plan: 'hardware', subgroupSize: 32 }).kernel, 'conv2d_forward');
+  t.equal(planConv2dBackwardInput(model(64, 128, 64), { plan: 'software' }).kernel, 'conv2d_backward_input');
   for (const p of odd) t.equal(planConv2dForward(p, lavapipe).kernel, 'conv2d_forward', `x[${p.N},${p.Ci},${p.H},${p.W}] ${p.KH}x${p.KW} s${p.stride}`);
   t.equal(conv2dSubgroupLaunch({ ...model(8, 8, 6), W: 10 }, 8, 'forward'), undefined, 'rows not a multiple of 4 wide');
   t.equal(conv2dSubgroupLaunch({ ...model(8, 8, 8), KH: 1, KW: 1, pad: 0 }, 8, 'forward'), undefined, '1x1');
 });
 
 t.test('the narrow forward takes the first layer: every pixel block once, every output channel', async (t) => {
-  const lavapipe = { kind: 'software', subgroupSize: 8 } as const;
+  const lavapipe = { plan: 'software', subgroupSize: 8 } as const;
   const first = model(3, 64, 128);
   const launch = planConv2dForward(first, lavapipe);
   t.equal(launch.kernel, 'conv2d_forward_narrow');
@@ -220,7 +220,7 @@ t.test('the narrow forward takes the first layer: every pixel block once, every 
 });
 
 t.test('the narrow input gradient takes the first layer: every pixel block once', async (t) => {
-  const lavapipe = { kind: 'software', subgroupSize: 8 } as const;
+  const lavapipe = { plan: 'software', subgroupSize: 8 } as const;
   for (const [H, rows] of [[128, 4], [6, 2], [7, 1]] as const) {
     const p = { ...model(3, 64, 128), H };
     const launch = planConv2dBackwardInput(p, lavapipe);
@@ -234,5 +234,5 @@ t.test('the narrow input gradient takes the first layer: every pixel block once'
   t.equal(conv2dBackwardInputNarrowLaunch({ ...model(3, 64, 128), W: 12 }, 8), undefined, 'rows a multiple of 8 wide');
   t.equal(conv2dBackwardInputNarrowLaunch(model(8, 64, 128), 8), undefined, 'at most 4 result channels');
   t.equal(conv2dBackwardInputNarrowLaunch(model(3, 64, 128), 4), undefined, 'subgroups of at least 8 (the halo rows take 8 loads)');
-  t.equal(planConv2dBackwardInput(model(3, 64, 128), { kind: 'hardware', subgroupSize: 32 }).kernel, 'conv2d_backward_input', 'hardware keeps the tiling');
+  t.equal(planConv2dBackwardInput(model(3, 64, 128), { plan: 'hardware', subgroupSize: 32 }).kernel, 'conv2d_backward_input', 'hardware keeps the tiling');
 });

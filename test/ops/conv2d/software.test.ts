@@ -45,18 +45,18 @@ async function run(backend: BackendName, c: Case) {
 
 t.test('subgroup convolution kernels match the Float64 CPU', async (t) => {
   if (!(await withGpu(t))) return;
-  const adapter = gpuRuntime().adapter;
+  const kernels = gpuRuntime().kernels;
   for (const c of cases) {
     const p = { ...c, KH: 3, KW: 3, stride: 1, pad: 1, hasBias: true, activation: 'leaky_relu' as const, slope: 0.01 };
     const label = `x[${c.N},${c.Ci},${c.H},${c.W}] -> ${c.Co}`;
-    if (adapter.kind === 'software' && adapter.subgroupSize !== undefined) {
-      const forward = planConv2dForward(p, adapter);
+    if (kernels.plan === 'software' && kernels.subgroupSize !== undefined) {
+      const forward = planConv2dForward(p, kernels);
       const expected = c.Ci <= 4 && c.W % 8 === 0 && c.H % 2 === 0 ? 'conv2d_forward_narrow' : 'conv2d_subgroup';
       t.equal(forward.kernel, expected, `${label}: forward by ${expected}`);
-      const input = planConv2dBackwardInput(p, adapter);
+      const input = planConv2dBackwardInput(p, kernels);
       const expectedInput = c.Ci <= 4 && c.W % 8 === 0 ? 'conv2d_backward_input_narrow' : 'conv2d_subgroup';
       t.equal(input.kernel, expectedInput, `${label}: input gradient by ${expectedInput} ${JSON.stringify(input.unroll)}`);
-      const weight = planConv2dBackwardWeight(p, adapter);
+      const weight = planConv2dBackwardWeight(p, kernels);
       t.equal(weight.launches[0]!.kernel, 'conv2d_backward_weight_subgroup', `${label}: subgroup weight gradient, ${weight.splits} splits`);
     }
     const reference = await run('cpu', c);
@@ -68,6 +68,6 @@ t.test('subgroup convolution kernels match the Float64 CPU', async (t) => {
       t.ok(err < 2e-5, `${label} ${name}: relative difference ${err.toExponential(2)}`);
     });
   }
-  const splits = cases.map((c) => planConv2dBackwardWeight({ ...c, KH: 3, KW: 3, stride: 1, pad: 1, hasBias: true, activation: 'none', slope: 0 }, { kind: 'software', subgroupSize: 8 }).splits);
+  const splits = cases.map((c) => planConv2dBackwardWeight({ ...c, KH: 3, KW: 3, stride: 1, pad: 1, hasBias: true, activation: 'none', slope: 0 }, { plan: 'software', subgroupSize: 8 }).splits);
   t.ok(splits.slice(0, 3).every((s) => s > 1), `the first three cases split their weight gradients (${splits.join(', ')})`);
 });

@@ -1,0 +1,51 @@
+// Which family of kernels the ops take: the workgroup-memory tilings a GPU runs ('hardware'), the
+// subgroup-broadcast kernels of CPU rasterisers such as lavapipe ('software'), or one output per
+// invocation ('naive', for debugging and as the benchmark baseline). The adapter decides by
+// default; SEPBN_KERNEL_PLAN forces one on any adapter, so a machine without a GPU still runs
+// every kernel a GPU would take. Only the kernel choice changes: waiting, default batch and width
+// follow the real adapter.
+import type { AdapterTraits } from './launch.ts';
+
+export const KERNEL_PLANS = ['hardware', 'software', 'naive'] as const;
+export type KernelPlan = (typeof KERNEL_PLANS)[number];
+
+/** What the launch planners need: the plan, and the fixed subgroup size the software kernels are built for. */
+export interface KernelChoice {
+  plan: KernelPlan;
+  /** The subgroup size where every subgroup has that size; the software kernels need it and fall back to the tilings without. */
+  subgroupSize?: number;
+}
+
+export function isKernelPlan(name: unknown): name is KernelPlan {
+  return typeof name === 'string' && (KERNEL_PLANS as readonly string[]).includes(name);
+}
+
+/** The adapter's own plan: software kernels on a CPU rasteriser, the tilings on a GPU. */
+export function defaultKernelPlan(adapter: AdapterTraits): KernelPlan {
+  return adapter.kind === 'software' ? 'software' : 'hardware';
+}
+
+/**
+ * The plan in force: SEPBN_KERNEL_PLAN=hardware|software|naive when set (SEPBN_NAIVE_KERNELS=1 is
+ * a synonym for naive), else the adapter's own.
+ */
+export function kernelChoice(adapter: AdapterTraits, env: Record<string, string | undefined> = process.env): KernelChoice {
+  const forced = env.SEPBN_KERNEL_PLAN;
+  const naive = env.SEPBN_NAIVE_KERNELS === '1';
+  if (forced !== undefined && forced !== '' && !isKernelPlan(forced)) {
+    throw new Error(`SEPBN_KERNEL_PLAN=${forced}: expected one of ${KERNEL_PLANS.join(', ')}`);
+  }
+  if (naive && forced && forced !== 'naive') {
+    throw new Error(`SEPBN_KERNEL_PLAN=${forced} and SEPBN_NAIVE_KERNELS=1 ask for different kernels; set one`);
+  }
+  const plan = forced || (naive ? 'naive' : defaultKernelPlan(adapter));
+  return { plan, subgroupSize: adapter.subgroupSize };
+}
+
+/** How the plan is described to a person: 'software, subgroups of 8 (the adapter's)' or 'hardware (forced by SEPBN_KERNEL_PLAN)'. */
+export function describeKernelChoice(choice: KernelChoice, adapter: AdapterTraits, env: Record<string, string | undefined> = process.env): string {
+  const lanes = choice.plan === 'software' ? (choice.subgroupSize ? `, subgroups of ${choice.subgroupSize}` : ', no fixed subgroup size: tilings') : '';
+  const forcedBy = env.SEPBN_KERNEL_PLAN ? 'SEPBN_KERNEL_PLAN' : env.SEPBN_NAIVE_KERNELS === '1' ? 'SEPBN_NAIVE_KERNELS=1' : undefined;
+  const source = forcedBy ? `forced by ${forcedBy}` : choice.plan === defaultKernelPlan(adapter) ? "the adapter's" : 'chosen by the program';
+  return `${choice.plan}${lanes} (${source})`;
+}
