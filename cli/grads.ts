@@ -1,15 +1,9 @@
 // node cli/grads.js: one train-mode forward and backward on a given batch, everything written to a
 // safetensors file, for stepping through gradients and comparing them with PyTorch's.
 import { resolve } from 'node:path';
-import { backward } from '../engine/autodiff.ts';
-import { tensor } from '../engine/create.ts';
-import { l1Loss } from '../engine/ops/loss.ts';
-import { scope } from '../engine/scope.ts';
-import { noGrad, type Tensor } from '../engine/tensor.ts';
+import { referenceStep } from '../models/reference-step.ts';
 import { buildModel, isModelName, MODEL_NAMES, modelConfig } from '../models/registry.ts';
 import { INPUT_SIZE, LANDMARKS } from '../models/vanilla-cnn.ts';
-import { Counter } from '../nn/module.ts';
-import { createOptimizer, TRAINING_DEFAULTS } from '../nn/optim/optimizer.ts';
 import { readSafetensors, writeSafetensors, type NamedArray } from '../nn/safetensors.ts';
 import { loadStateDict } from '../nn/state-dict.ts';
 import { numberOption, parseCommand } from './args.ts';
@@ -41,12 +35,12 @@ function required(name: string): string {
   return v;
 }
 
-function batchTensor(file: string, tensors: Map<string, NamedArray>, name: string, shape: (n: number) => number[]): Tensor {
+function batchArray(file: string, tensors: Map<string, NamedArray>, name: string, shape: (n: number) => number[]): NamedArray {
   const t = tensors.get(name);
   if (!t) throw new UsageError(`${file} has no tensor "${name}" (it has: ${[...tensors.keys()].join(', ')})`);
   const n = t.shape[0];
   if (t.shape.join() !== shape(n).join()) throw new UsageError(`${file}: ${name} must be [${shape('N' as never).join(',')}], got [${t.shape.join(',')}]`);
-  return tensor(t.data as Float32Array, t.shape, { label: name });
+  return t;
 }
 
 runMain(async () => {
@@ -61,36 +55,10 @@ runMain(async () => {
   net.temperature = numberOption(values, 'temperature') ?? 1;
   loadStateDict(weightsFile, net);
   const { tensors } = readSafetensors(batchFile);
-  const out: Array<[string, NamedArray]> = [];
-  const f32 = async (name: string, t: Tensor) => out.push([name, { dtype: 'F32', shape: [...t.shape], data: Float32Array.from(await t.toArray()) }]);
-
-  await scope(async () => {
-    const images = batchTensor(batchFile, tensors, 'images', (n) => [n, 3, INPUT_SIZE, INPUT_SIZE]);
-    const landmarks = batchTensor(batchFile, tensors, 'landmarks', (n) => [n, 2 * LANDMARKS]);
-    if (images.shape[0] !== landmarks.shape[0]) throw new UsageError(`${batchFile}: ${images.shape[0]} images but ${landmarks.shape[0]} landmark rows`);
-
-    net.eval();
-    await f32('eval_output', noGrad(() => net.forward(images)));
-    net.train();
-    const output = net.forward(images);
-    const loss = l1Loss(output, landmarks);
-    backward(loss);
-    await f32('loss', loss.reshape([1]));
-    await f32('output', output);
-    for (const [name, p] of net.namedParameters()) {
-      if (!p.grad) throw new Error(`no gradient reached ${name}`);
-      await f32(`grad.${name}`, p.grad);
-    }
-    for (const [name, b] of net.namedBuffers()) {
-      if (b instanceof Counter) out.push([`buffer.${name}`, { dtype: 'I64', shape: [], data: BigInt64Array.of(BigInt(b.value)) }]);
-      else await f32(`buffer.${name}`, b);
-    }
-    if (optimizerKind) {
-      const optimizer = createOptimizer(optimizerKind, net.namedParameters(), { ...TRAINING_DEFAULTS[optimizerKind] });
-      optimizer.step();
-      for (const [name, p] of net.namedParameters()) await f32(`${optimizerKind}.${name}`, p);
-    }
-  });
+  const images = batchArray(batchFile, tensors, 'images', (n) => [n, 3, INPUT_SIZE, INPUT_SIZE]);
+  const landmarks = batchArray(batchFile, tensors, 'landmarks', (n) => [n, 2 * LANDMARKS]);
+  if (images.shape[0] !== landmarks.shape[0]) throw new UsageError(`${batchFile}: ${images.shape[0]} images but ${landmarks.shape[0]} landmark rows`);
+  const out = await referenceStep(net, { images: images.data as Float32Array, landmarks: landmarks.data as Float32Array }, optimizerKind);
   writeSafetensors(outFile, out, { model, width: String(numberOption(values, 'width') ?? 1), temperature: String(net.sepBnLayers[0]?.temperature ?? '') });
   process.stdout.write(`wrote ${out.length} tensors to ${outFile}\n`);
 });

@@ -51,27 +51,32 @@ export class CheckpointError extends Error {
   }
 }
 
+/** A JSON entry of a checkpoint's metadata, parsed; a bad one is named with its file and field. */
+function jsonField(file: string, metadata: Record<string, string>, field: string, fallback: string): unknown {
+  try {
+    return JSON.parse(metadata[field] ?? fallback);
+  } catch (err) {
+    throw new CheckpointError(`${file}: corrupt checkpoint metadata: field "${field}" is not JSON (${(err as Error).message})`);
+  }
+}
+
 /** The configuration and run state stored in a checkpoint, to build the model before loading it. */
 export function readCheckpointInfo(file: string): { config: VanillaCnnConfig; state: RunState } {
   const { metadata } = readSafetensors(file);
   if (!metadata.config) {
     throw new CheckpointError(`${file} has no model configuration in its metadata; a plain state dict (e.g. from PyTorch) loads with --model and --width`);
   }
-  try {
-    return {
-      config: JSON.parse(metadata.config) as VanillaCnnConfig,
-      state: {
-        epoch: Number(metadata.epoch ?? 0),
-        batchInEpoch: Number(metadata.batch_in_epoch ?? 0),
-        step: Number(metadata.step ?? 0),
-        temperature: Number(metadata.temperature ?? 1),
-        epochLoss: JSON.parse(metadata.epoch_loss ?? '{"sum":0,"count":0}') as { sum: number; count: number },
-        run: JSON.parse(metadata.run ?? '{}') as Record<string, unknown>,
-      },
-    };
-  } catch (err) {
-    throw new CheckpointError(`${file}: corrupt checkpoint metadata (${(err as Error).message})`);
-  }
+  return {
+    config: jsonField(file, metadata, 'config', '') as VanillaCnnConfig,
+    state: {
+      epoch: Number(metadata.epoch ?? 0),
+      batchInEpoch: Number(metadata.batch_in_epoch ?? 0),
+      step: Number(metadata.step ?? 0),
+      temperature: Number(metadata.temperature ?? 1),
+      epochLoss: jsonField(file, metadata, 'epoch_loss', '{"sum":0,"count":0}') as { sum: number; count: number },
+      run: jsonField(file, metadata, 'run', '{}') as Record<string, unknown>,
+    },
+  };
 }
 
 /** Loads weights and buffers; with an optimizer, also its state from the companion file. */
@@ -86,5 +91,12 @@ export function restoreCheckpoint(file: string, model: VanillaCnn, optimizer?: O
   }
   const values = new Map<string, Float32Array>();
   for (const [name, t] of tensors) values.set(name, t.data instanceof Float32Array ? t.data : Float32Array.from(t.data as ArrayLike<number>)); // optimizer state is F32
-  optimizer.loadState(values, JSON.parse(optimMeta.scalars ?? '{}') as Record<string, number>);
+  const scalars = jsonField(companion, optimMeta, 'scalars', '{}') as Record<string, number>;
+  try {
+    optimizer.loadState(values, scalars);
+  } catch (err) {
+    // The optimizer knows its state's names but not the file they came from: a companion copied
+    // from another model or width must be found by name.
+    throw new CheckpointError(`${companion} does not fit the model of ${file}: ${(err as Error).message}`);
+  }
 }

@@ -10,7 +10,7 @@
 import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KernelTiming } from '../engine/webgpu/profiler.ts';
-import { createOptimizer, type Optimizer, type OptimizerKind } from '../nn/optim/optimizer.ts';
+import { createOptimizer, TRAINING_DEFAULTS, type Optimizer, type OptimizerKind } from '../nn/optim/optimizer.ts';
 import { sepBnTemperature, warmupCosine, type LrSchedule } from '../nn/optim/schedule.ts';
 import { readCheckpointInfo, saveCheckpoint, restoreCheckpoint, type RunState } from './checkpoint.ts';
 import { buildModel, isModelName, MODEL_NAMES, modelConfig, modelNameOf, type ModelName } from './registry.ts';
@@ -105,6 +105,8 @@ export interface SavedRun {
 /** Reads and checks the settings and the position (epoch, batch, step, loss so far) a checkpoint continues from. */
 export function readRunCheckpoint(file: string): SavedRun {
   const { state } = readCheckpointInfo(file);
+  // readCheckpointInfo reads an absent run as {}: say so, rather than name its first field as missing.
+  if (isRecord(state.run) && Object.keys(state.run).length === 0) throw new RunError(`${file}: metadata field "run" is missing, so there are no run settings to resume`);
   const settings = parseRunSettings(state.run, file);
   if (!(isCount(state.epoch) && state.epoch <= settings.epochs)) throw badField(file, 'epoch', `an integer from 0 to ${settings.epochs}`, state.epoch);
   if (!isCount(state.batchInEpoch)) throw badField(file, 'batch_in_epoch', 'an integer >= 0', state.batchInEpoch);
@@ -205,7 +207,9 @@ export class TrainingRun {
     this.checkpointFile = join(options.out, 'last.safetensors');
     this.logFile = join(options.out, 'log.jsonl');
     this.model = buildModel(modelConfig(settings.model, settings.width, settings.seed));
-    this.optimizer = createOptimizer(settings.optimizer, this.model.namedParameters(), { lr: settings.lr, weightDecay: settings.weightDecay });
+    // The constructors default to PyTorch's plain SGD; a run takes the commands' momentum (TRAINING_DEFAULTS).
+    const momentum = settings.optimizer === 'sgd' ? { momentum: TRAINING_DEFAULTS.sgd.momentum } : {};
+    this.optimizer = createOptimizer(settings.optimizer, this.model.namedParameters(), { lr: settings.lr, weightDecay: settings.weightDecay, ...momentum });
     this.data = options.openData(settings);
     this.batchesPerEpoch = Math.min(this.data.batchesPerEpoch, settings.maxBatches ?? Infinity);
     if (this.batchesPerEpoch < 1) throw new RunError(`${this.data.describe}: fewer faces than one batch of ${settings.batch}`);

@@ -1,5 +1,6 @@
-// One Adam or AdamW step for one parameter tensor, in place, as torch.optim.Adam / AdamW with
-// foreach=False (t is the parameter's step count, already incremented for this step):
+// One Adam or AdamW step for up to CHUNKS parameter tensors at once, in place, as torch.optim.Adam
+// / AdamW with foreach=False (t is the parameters' step count, already incremented for this step;
+// the host groups tensors by t, so all chunks of a dispatch share it):
 //   g          = grad + weight_decay * param         Adam's L2 term (skipped when l2Decay is 0)
 //   param      = param * (1 - lr * weight_decay)     AdamW's decoupled decay (factor 1 for Adam)
 //   exp_avg    = exp_avg.lerp(g, 1 - beta1)          = beta1 * exp_avg + (1 - beta1) * g
@@ -8,16 +9,16 @@
 //   param      = param - (lr / (1 - beta1^t)) * exp_avg / denom
 // The host computes every per-step scalar in f64 and passes it rounded to f32, as PyTorch passes
 // its Python floats to the f32 kernels, so each rounding here happens where PyTorch's does.
-// Buffers (f32, `total` elements each, the same flat order): param (read_write), grad (read),
-// exp_avg (read_write), exp_avg_sq (read_write).
-// Dispatch: ceil(total / WORKGROUP_SIZE) workgroups folded into x and y (elementwiseGrid);
-// element i = gid.y * rowStride + gid.x.
+// CHUNKS is an unroll parameter (engine/webgpu/unroll.ts): chunk s (a parameter, or a piece of one
+// too large for one binding) has its own four bindings, as many chunks as the adapter can bind.
+// Buffers, per chunk s (f32, elements[s] each, the same flat order): param (read_write), grad
+// (read), exp_avg (read_write), exp_avg_sq (read_write).
+// Dispatch: chunk s owns the workgroups from the previous chunk's end to workgroupEnds[s], one
+// element per invocation; the sum of all is folded into x and y; workgroup w = id.y * count.x + id.x.
 
 override WORKGROUP_SIZE: u32 = 256u;
 
 struct AdamStepParams {
-  total: u32,
-  rowStride: u32,
   l2Decay: f32,
   decoupledDecayFactor: f32,
   oneMinusBeta1: f32,
@@ -26,13 +27,18 @@ struct AdamStepParams {
   eps: f32,
   stepSize: f32,
   biasCorrection2Sqrt: f32,
+  /** Per chunk (4 a vec4): the end of its workgroup range, and its element count. */
+  workgroupEnds: array<vec4<u32>, 6>,
+  elements: array<vec4<u32>, 6>,
 }
 
-@group(0) @binding(0) var<storage, read_write> param: array<f32>;
-@group(0) @binding(1) var<storage, read> grad: array<f32>;
-@group(0) @binding(2) var<storage, read_write> expAvg: array<f32>;
-@group(0) @binding(3) var<storage, read_write> expAvgSq: array<f32>;
-@group(0) @binding(4) var<uniform> params: AdamStepParams;
+//#for s in 0..CHUNKS
+@group(0) @binding(${4 * s}) var<storage, read_write> param${s}: array<f32>;
+@group(0) @binding(${4 * s + 1}) var<storage, read> grad${s}: array<f32>;
+@group(0) @binding(${4 * s + 2}) var<storage, read_write> expAvg${s}: array<f32>;
+@group(0) @binding(${4 * s + 3}) var<storage, read_write> expAvgSq${s}: array<f32>;
+//#end
+@group(0) @binding(${4 * CHUNKS}) var<uniform> params: AdamStepParams;
 
 // torch.lerp's two forms: each keeps the result exact at its own end of the weight range.
 fn lerp(start: f32, end: f32, weight: f32) -> f32 {
@@ -42,20 +48,40 @@ fn lerp(start: f32, end: f32, weight: f32) -> f32 {
   return end - (end - start) * (1.0 - weight);
 }
 
-@compute @workgroup_size(WORKGROUP_SIZE)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = gid.y * params.rowStride + gid.x;
-  if (i >= params.total) { return; }
-  var p = param[i];
-  var g = grad[i];
+struct AdamUpdate {
+  param: f32,
+  expAvg: f32,
+  expAvgSq: f32,
+}
+
+fn adamUpdate(param: f32, grad: f32, expAvg: f32, expAvgSq: f32) -> AdamUpdate {
+  var p = param;
+  var g = grad;
   if (params.l2Decay != 0.0) {
     g = g + params.l2Decay * p;
   }
   p = p * params.decoupledDecayFactor;
-  let m = lerp(expAvg[i], g, params.oneMinusBeta1);
-  let v = expAvgSq[i] * params.beta2 + params.oneMinusBeta2 * g * g;
+  let m = lerp(expAvg, g, params.oneMinusBeta1);
+  let v = expAvgSq * params.beta2 + params.oneMinusBeta2 * g * g;
   let denom = sqrt(v) / params.biasCorrection2Sqrt + params.eps;
-  expAvg[i] = m;
-  expAvgSq[i] = v;
-  param[i] = p - params.stepSize * (m / denom);
+  return AdamUpdate(p - params.stepSize * (m / denom), m, v);
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn main(@builtin(workgroup_id) id: vec3<u32>, @builtin(num_workgroups) count: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let w = id.y * count.x + id.x;
+  var first = 0u;
+//#for s in 0..CHUNKS
+  if (w < params.workgroupEnds[${s / 4}][${s % 4}]) {
+    let i = (w - first) * WORKGROUP_SIZE + lid;
+    if (i < params.elements[${s / 4}][${s % 4}]) {
+      let r = adamUpdate(param${s}[i], grad${s}[i], expAvg${s}[i], expAvgSq${s}[i]);
+      expAvg${s}[i] = r.expAvg;
+      expAvgSq${s}[i] = r.expAvgSq;
+      param${s}[i] = r.param;
+    }
+    return;
+  }
+  first = params.workgroupEnds[${s / 4}][${s % 4}];
+//#end
 }

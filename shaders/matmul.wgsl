@@ -16,15 +16,19 @@
 //   row = TILE_M * wy + 4 * (p * WORKGROUP_ROWS + y) + i,  p < ROWS_PER_INVOCATION / 4, i < 4
 //   col = TILE_N * wx + 4 * (q * WORKGROUP_COLS + x) + j,  q < COLS_PER_INVOCATION / 4, j < 4
 //
-// Dispatch: workgroups = (ceil(N / TILE_N), ceil(M / TILE_M), batch); workgroup (wx, wy, z) computes
-// C[z][wy * TILE_M .. +TILE_M][wx * TILE_N .. +TILE_N].
+// Dispatch: workgroups = (ceil(N / TILE_N), ceil(M / TILE_M), splits * batch); workgroup (wx, wy, s * batch + z)
+// computes C[z][wy * TILE_M .. +TILE_M][wx * TILE_N .. +TILE_N] over k in [s * splitLength, (s + 1) * splitLength).
+// With one split that is all of K and the result goes to c; with several (split-K: the hardware plan's
+// way to give a GPU enough workgroups when the output tiles alone are too few), c is a scratch buffer
+// [splits, batch, M, N] of partial products, without bias or activation, which
+// shaders/matmul_sum_splits.wgsl then adds in a fixed order.
 //
 // Buffer layouts (row-major, batch strides in elements):
 //   a    op(A) is M x K: stored [M,K] when transA = 0, [K,M] when transA = 1; batch z starts at z * aBatchStride
 //   b    op(B) is K x N: stored [K,N] when transB = 0, [N,K] when transB = 1; batch z starts at z * bBatchStride
 //        (bBatchStride = 0 shares one B across the batch)
 //   bias [N], read only when hasBias = 1 (otherwise a small dummy buffer)
-//   c    [M,N]; batch z starts at z * cBatchStride
+//   c    [M,N]; batch z starts at z * cBatchStride (with one split; otherwise the scratch above)
 
 struct MatmulParams {
   M: u32,
@@ -38,6 +42,9 @@ struct MatmulParams {
   aBatchStride: u32,
   bBatchStride: u32,
   cBatchStride: u32,
+  batch: u32,
+  splitLength: u32,
+  splits: u32,
 }
 
 @group(0) @binding(0) var<storage, read> a: array<f32>;
@@ -75,9 +82,9 @@ var<workgroup> aTile: array<vec4<f32>, A_TILE_VEC4S>;
 // bTile[k * TILE_N / 4 + n / 4][n % 4] = op(B)[k0 + k][tileCol + n]
 var<workgroup> bTile: array<vec4<f32>, B_TILE_VEC4S>;
 
-// op(A)[m][k] of the batch starting at aBase, or 0 outside the matrix.
-fn loadA(aBase: u32, m: u32, k: u32) -> f32 {
-  if (m >= params.M || k >= params.K) {
+// op(A)[m][k] of the batch starting at aBase, or 0 outside the matrix or past the split's end kEnd.
+fn loadA(aBase: u32, m: u32, k: u32, kEnd: u32) -> f32 {
+  if (m >= params.M || k >= kEnd) {
     return 0.0;
   }
   if (params.transA == 1u) {
@@ -86,9 +93,9 @@ fn loadA(aBase: u32, m: u32, k: u32) -> f32 {
   return a[aBase + m * params.K + k];
 }
 
-// op(B)[k][n] of the batch starting at bBase, or 0 outside the matrix.
-fn loadB(bBase: u32, k: u32, n: u32) -> f32 {
-  if (k >= params.K || n >= params.N) {
+// op(B)[k][n] of the batch starting at bBase, or 0 outside the matrix or past the split's end kEnd.
+fn loadB(bBase: u32, k: u32, n: u32, kEnd: u32) -> f32 {
+  if (k >= kEnd || n >= params.N) {
     return 0.0;
   }
   if (params.transB == 1u) {
@@ -103,7 +110,10 @@ fn main(
   @builtin(local_invocation_id) local: vec3<u32>,
   @builtin(local_invocation_index) localIndex: u32,
 ) {
-  let z = workgroup.z;
+  let z = workgroup.z % params.batch;
+  let split = workgroup.z / params.batch;
+  let kBegin = split * params.splitLength;
+  let kEnd = min(params.K, kBegin + params.splitLength);
   let tileRow = workgroup.y * TILE_M;
   let tileCol = workgroup.x * TILE_N;
   let aBase = z * params.aBatchStride;
@@ -115,7 +125,7 @@ fn main(
 
   // acc[p * colGroups * 4 + q * 4 + i] holds rows (p, i) x columns (q, j = 0..3), as in the header.
   var acc: array<vec4<f32>, MAX_ROWS_PER_INVOCATION * MAX_COLS_PER_INVOCATION / 4u>;
-  for (var k0 = 0u; k0 < params.K; k0 += TILE_K) {
+  for (var k0 = kBegin; k0 < kEnd; k0 += TILE_K) {
     // Staging order: consecutive invocations take consecutive addresses of the stored layout, so the
     // global reads coalesce whichever way A and B are stored. A staging unit is 4 rows (or columns) at one k.
     for (var r = 0u; r < A_STAGING_ROUNDS; r++) {
@@ -134,7 +144,8 @@ fn main(
       }
       let m = tileRow + 4u * m4;
       aTile[k * aVec4sPerK + m4] = vec4(
-        loadA(aBase, m, k0 + k), loadA(aBase, m + 1u, k0 + k), loadA(aBase, m + 2u, k0 + k), loadA(aBase, m + 3u, k0 + k));
+        loadA(aBase, m, k0 + k, kEnd), loadA(aBase, m + 1u, k0 + k, kEnd), loadA(aBase, m + 2u, k0 + k, kEnd),
+        loadA(aBase, m + 3u, k0 + k, kEnd));
     }
     for (var r = 0u; r < B_STAGING_ROUNDS && STAGE_B; r++) {
       let unit = r * WORKGROUP_SIZE + localIndex;
@@ -152,7 +163,8 @@ fn main(
       }
       let n = tileCol + 4u * n4;
       bTile[k * bVec4sPerK + n4] = vec4(
-        loadB(bBase, k0 + k, n), loadB(bBase, k0 + k, n + 1u), loadB(bBase, k0 + k, n + 2u), loadB(bBase, k0 + k, n + 3u));
+        loadB(bBase, k0 + k, n, kEnd), loadB(bBase, k0 + k, n + 1u, kEnd), loadB(bBase, k0 + k, n + 2u, kEnd),
+        loadB(bBase, k0 + k, n + 3u, kEnd));
     }
     workgroupBarrier();
     for (var k = 0u; k < TILE_K; k++) {
@@ -162,7 +174,9 @@ fn main(
           bValues[q] = bTile[k * bVec4sPerK + q * WORKGROUP_COLS + local.x];
         } else {
           let n = tileCol + 4u * (q * WORKGROUP_COLS + local.x);
-          bValues[q] = vec4(loadB(bBase, k0 + k, n), loadB(bBase, k0 + k, n + 1u), loadB(bBase, k0 + k, n + 2u), loadB(bBase, k0 + k, n + 3u));
+          bValues[q] = vec4(
+            loadB(bBase, k0 + k, n, kEnd), loadB(bBase, k0 + k, n + 1u, kEnd), loadB(bBase, k0 + k, n + 2u, kEnd),
+            loadB(bBase, k0 + k, n + 3u, kEnd));
         }
       }
       for (var p = 0u; p < rowGroups; p++) {
@@ -179,11 +193,14 @@ fn main(
     workgroupBarrier();
   }
 
-  let cBase = z * params.cBatchStride;
+  // A partial product goes to its place in the scratch buffer as it is: the bias and the activation
+  // apply to the sum of the splits.
+  let partial = params.splits > 1u;
+  let cBase = select(z * params.cBatchStride, workgroup.z * params.M * params.N, partial);
   for (var q = 0u; q < colGroups; q++) {
     let col = tileCol + 4u * (q * WORKGROUP_COLS + local.x);
     var biasValues = vec4(0.0);
-    if (params.hasBias == 1u) {
+    if (params.hasBias == 1u && !partial) {
       for (var j = 0u; j < 4u; j++) {
         if (col + j < params.N) {
           biasValues[j] = bias[col + j];
@@ -197,7 +214,7 @@ fn main(
           break;
         }
         var value = acc[(p * colGroups + q) * 4u + i] + biasValues;
-        if (params.activation == 1u) {
+        if (params.activation == 1u && !partial) {
           value = select(value, value * params.slope, value < vec4(0.0));
         }
         for (var j = 0u; j < 4u; j++) {

@@ -12,16 +12,18 @@
 // (1/M) sum_n gamma[n,c] dgamma[n,c]: only the per-(n, c) sums touch the big tensors.
 import { formatShape, type Shape } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
-import { elementwiseGrid, MAX_WORKGROUPS_PER_DIMENSION } from '../webgpu/grid.ts';
-import { defineUniformStruct } from '../webgpu/launch.ts';
+import { elementwiseGrid } from '../webgpu/grid.ts';
+import { defineUniformStruct, type KernelLaunch } from '../webgpu/launch.ts';
 import { add, leakyRelu, leakyReluBackwardOp, mul, rsqrt, scale, sub } from './arith.ts';
 import { apply, applyAll, defineOp, type CpuView } from './op.ts';
-import { mean, sum } from './reduce.ts';
+import { mean, splitReduction, sum, workgroupRows, type ReductionLaunches } from './reduce.ts';
 import { positive, type OpWitness } from './witness.ts';
 
 export const BN_EPS = 1e-5;
 const STATS_WORKGROUP = 256;
 const SUMS_WORKGROUP = 64;
+/** Invocations per workgroup of batch_norm_stats_combine.wgsl: one channel each. */
+const COMBINE_WORKGROUP = 64;
 
 /** A reduction's workgroup: the power of two that covers `count` values, within [8, largest]. */
 function reductionWorkgroup(count: number, largest: number): number {
@@ -181,33 +183,41 @@ export const batchNormBackwardSumsOp = defineOp<NormAttrs>({
       sumDyXhat.data[nc] = b;
     }
   },
-  webgpu: (rt, [x, dy, out, m, v], [sumDy, sumDyXhat], { eps, slope }) => {
-    const { N, C, HW } = dims('batch_norm_backward_sums', x.shape);
-    const NC = N * C;
-    const groupsX = Math.min(NC, MAX_WORKGROUPS_PER_DIMENSION);
-    rt.dispatch(
-      {
-        kernel: 'batch_norm_backward_reduce',
-        // Late layers have 4x4 or 8x8 pixels: a smaller workgroup leaves fewer invocations idle.
-        constants: { WORKGROUP_SIZE: reductionWorkgroup(HW, SUMS_WORKGROUP) },
-        access: ['read', 'read', 'read', 'read', 'read', 'read_write', 'read_write'],
-        uniforms: BatchNormBackwardReduceParams.pack({
-          NC,
-          C,
-          HW,
-          rowStride: groupsX,
-          eps,
-          statsMode: m ? 0 : 1,
-          leaky: slope === undefined ? 0 : 1,
-          slope: slope ?? 0,
-        }),
-        workgroups: [groupsX, Math.ceil(NC / groupsX), 1],
-        describe: `batch_norm_backward_reduce x[${x.shape}]${slope === undefined ? '' : ' after leaky_relu'}`,
-      },
-      [x.buffer, dy.buffer, m?.buffer ?? rt.placeholder, v?.buffer ?? rt.placeholder, out.buffer, sumDy.buffer, sumDyXhat.buffer],
-    );
+  webgpu: (rt, [x, dy, out, m, v], [sumDy, sumDyXhat], attrs) => {
+    rt.dispatch(batchNormBackwardSumsLaunch(x.shape, attrs, m !== undefined), [
+      x.buffer, dy.buffer, m?.buffer ?? rt.placeholder, v?.buffer ?? rt.placeholder, out.buffer, sumDy.buffer, sumDyXhat.buffer,
+    ]);
   },
 });
+
+/**
+ * batch_norm_backward_reduce: one workgroup per (sample, channel), binding (x, dy, mean, variance,
+ * output, sumDy, sumDyXhat). Not split like the statistics: N * C workgroups already fill a large
+ * GPU at the model's shapes (512 to 16384 at batch 8), and the [N, C] sums left are tiny.
+ */
+export function batchNormBackwardSumsLaunch(x: Shape, { eps, slope }: NormAttrs, withStats: boolean): KernelLaunch {
+  const { N, C, HW } = dims('batch_norm_backward_sums', x);
+  const NC = N * C;
+  const rows = workgroupRows(NC);
+  return {
+    kernel: 'batch_norm_backward_reduce',
+    // Late layers have 4x4 or 8x8 pixels: a smaller workgroup leaves fewer invocations idle.
+    constants: { WORKGROUP_SIZE: reductionWorkgroup(HW, SUMS_WORKGROUP) },
+    access: ['read', 'read', 'read', 'read', 'read', 'read_write', 'read_write'],
+    uniforms: BatchNormBackwardReduceParams.pack({
+      NC,
+      C,
+      HW,
+      rowStride: rows.rowStride,
+      eps,
+      statsMode: withStats ? 0 : 1,
+      leaky: slope === undefined ? 0 : 1,
+      slope: slope ?? 0,
+    }),
+    workgroups: rows.workgroups,
+    describe: `batch_norm_backward_reduce x[${x}]${slope === undefined ? '' : ' after leaky_relu'}`,
+  };
+}
 
 /** The uniform struct of batch_norm_backward_apply.wgsl. */
 const BatchNormBackwardApplyParams = defineUniformStruct('BatchNormBackwardApplyParams', [
@@ -277,7 +287,48 @@ const BatchNormStatsParams = defineUniformStruct('BatchNormStatsParams', [
   ['N', 'u32'],
   ['C', 'u32'],
   ['HW', 'u32'],
+  ['splits', 'u32'],
+  ['rowStride', 'u32'],
 ]);
+
+/** The uniform struct of batch_norm_stats_combine.wgsl. */
+const BatchNormStatsCombineParams = defineUniformStruct('BatchNormStatsCombineParams', [
+  ['C', 'u32'],
+  ['count', 'u32'],
+  ['splits', 'u32'],
+  ['rowStride', 'u32'],
+]);
+
+/**
+ * The statistics' passes, from x's shape alone (the split rule is reduce.ts's splitReduction over
+ * the N*H*W values of each channel). Unsplit: batch_norm_stats binds (x, mean, variance). Split:
+ * batch_norm_stats binds (x, sliceMean, sliceVariance), two scratch buffers of [C, splits], and
+ * batch_norm_stats_combine binds (sliceMean, sliceVariance, mean, variance).
+ */
+export function batchNormStatsLaunches(x: Shape): ReductionLaunches {
+  const { N, C, HW } = dims('batch_norm_train', x);
+  const { splits, longestSlice } = splitReduction(C, N * HW);
+  const rows = workgroupRows(C * splits);
+  const slices: KernelLaunch = {
+    kernel: 'batch_norm_stats',
+    constants: { WORKGROUP_SIZE: reductionWorkgroup(longestSlice, STATS_WORKGROUP) },
+    access: ['read', 'read_write', 'read_write'],
+    uniforms: BatchNormStatsParams.pack({ N, C, HW, splits, rowStride: rows.rowStride }),
+    workgroups: rows.workgroups,
+    describe: `batch_norm_stats x[${x}]${splits === 1 ? '' : `, ${splits} slices a channel`}`,
+  };
+  if (splits === 1) return { launches: [slices], scratchFloats: 0, splits };
+  const grid = elementwiseGrid(C, COMBINE_WORKGROUP);
+  const combine: KernelLaunch = {
+    kernel: 'batch_norm_stats_combine',
+    constants: { WORKGROUP_SIZE: COMBINE_WORKGROUP },
+    access: ['read', 'read', 'read_write', 'read_write'],
+    uniforms: BatchNormStatsCombineParams.pack({ C, count: N * HW, splits, rowStride: grid.rowStride }),
+    workgroups: grid.workgroups,
+    describe: `batch_norm_stats_combine [${C},${splits}] slices of x[${x}]`,
+  };
+  return { launches: [slices, combine], scratchFloats: C * splits, splits };
+}
 
 /** Training-mode batch norm (then the optional LeakyReLU): outputs y, then the batch mean and biased variance ([C] each). */
 export const batchNormTrainOp = defineOp<NormAttrs>({
@@ -297,17 +348,19 @@ export const batchNormTrainOp = defineOp<NormAttrs>({
   },
   webgpu: (rt, [x, gamma, beta], [y, m, v], { eps, slope }) => {
     const d = dims('batch_norm_train', x.shape);
-    rt.dispatch(
-      {
-        kernel: 'batch_norm_stats',
-        constants: { WORKGROUP_SIZE: reductionWorkgroup(d.N * d.HW, STATS_WORKGROUP) },
-        access: ['read', 'read_write', 'read_write'],
-        uniforms: BatchNormStatsParams.pack({ N: d.N, C: d.C, HW: d.HW }),
-        workgroups: [d.C, 1, 1],
-        describe: `batch_norm_stats x[${x.shape}]`,
-      },
-      [x.buffer, m.buffer, v.buffer],
-    );
+    const stats = batchNormStatsLaunches(x.shape);
+    if (stats.launches.length === 1) {
+      rt.dispatch(stats.launches[0], [x.buffer, m.buffer, v.buffer]);
+    } else {
+      // The slices' statistics live only between these two dispatches; the pool may hand the
+      // buffers to a later dispatch of the same submit, which runs after both.
+      const sliceMean = rt.pool.acquire(stats.scratchFloats * 4, 'batch_norm_stats slice means');
+      const sliceVariance = rt.pool.acquire(stats.scratchFloats * 4, 'batch_norm_stats slice variances');
+      rt.dispatch(stats.launches[0], [x.buffer, sliceMean, sliceVariance]);
+      rt.dispatch(stats.launches[1], [sliceMean, sliceVariance, m.buffer, v.buffer]);
+      rt.pool.release(sliceMean);
+      rt.pool.release(sliceVariance);
+    }
     const stride = affineStride('batch_norm_train', 'gamma', d, gamma.shape);
     dispatchApply(rt, d, stride, eps, slope, true, [x.buffer, m.buffer, v.buffer, gamma.buffer, beta.buffer, y.buffer], `batch_norm_apply x[${x.shape}] gamma[${gamma.shape}]${slope === undefined ? '' : ' + leaky_relu'}`);
   },
@@ -390,6 +443,17 @@ export const witnesses: OpWitness[] = [
         label: 'x[2,3,9,9] offset mean 50 (stability)',
         inputs: [{ shape: [2, 3, 9, 9], draw: (rng) => 50 + rng.normal() }, { shape: [1, 3] }, { shape: [1, 3] }],
         call: trainY,
+        gpuTolerance: 2e-5,
+      },
+      {
+        label: 'x[2,3,64,64] gamma[1,3]: 2 slices a channel, combined',
+        inputs: [{ shape: [2, 3, 64, 64] }, { shape: [1, 3] }, { shape: [1, 3] }],
+        call: trainY,
+      },
+      {
+        label: 'x[3,1,71,77] offset mean 50: 4 slices of 4101 and 4100 values (stability)',
+        inputs: [{ shape: [3, 1, 71, 77], draw: (rng) => 50 + rng.normal() }, { shape: [3, 1] }, { shape: [3, 1] }],
+        call: trainLeakyY,
         gpuTolerance: 2e-5,
       },
       { label: 'x[3,5,4,3] gamma[3,5] + leaky_relu(0.1) fused', inputs: [{ shape: [3, 5, 4, 3] }, { shape: [3, 5] }, { shape: [3, 5] }], call: trainLeakyY },

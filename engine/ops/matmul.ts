@@ -7,7 +7,7 @@
 // transpose is ever materialised: e.g. with transA, dA = (dA')ᵀ = B' · Gᵀ.
 import { formatShape, type Shape } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
-import { planMatmul, type MatmulProblem } from './matmul-launch.ts';
+import { planMatmulLaunches, type MatmulProblem } from './matmul-launch.ts';
 import { apply, defineOp } from './op.ts';
 import { sum, sumTo } from './reduce.ts';
 import type { OpWitness } from './witness.ts';
@@ -66,8 +66,18 @@ export const matmulOp = defineOp<MatmulAttrs>({
   },
   webgpu: (rt, [a, b, bias], [c], attrs) => {
     const p = problem([a.shape, b.shape, bias?.shape].filter((s): s is Shape => s !== undefined), attrs);
-    const launch = planMatmul(p, rt.kernels);
-    rt.dispatch(launch, [a.buffer, b.buffer, bias?.buffer ?? rt.placeholder, c.buffer]);
+    const plan = planMatmulLaunches(p, rt.kernels);
+    const biasBuffer = bias?.buffer ?? rt.placeholder;
+    if (plan.launches.length === 1) {
+      rt.dispatch(plan.launches[0], [a.buffer, b.buffer, biasBuffer, c.buffer]);
+      return;
+    }
+    // Split-K: the partial products live only between these two dispatches; the pool may hand the
+    // buffer to a later dispatch of the same submit, which runs after both.
+    const scratch = rt.pool.acquire(plan.scratchFloats * 4, 'matmul split-K partials');
+    rt.dispatch(plan.launches[0], [a.buffer, b.buffer, biasBuffer, scratch]);
+    rt.dispatch(plan.launches[1], [scratch, biasBuffer, c.buffer]);
+    rt.pool.release(scratch);
   },
   backward: ({ grad: g, inputs: [a, b, bias], attrs: { transA, transB }, needs }) => {
     let da: Tensor | null = null;
@@ -129,6 +139,18 @@ export const witnesses: OpWitness[] = [
         label: 'linear [3,70]·[67,70]ᵀ+bias (crosses a 64 tile)',
         inputs: [{ shape: [3, 70] }, { shape: [67, 70] }, { shape: [67] }],
         call: ([x, w, bias]) => linear(x, w, bias),
+      },
+      // Under the hardware plan these split K: the skinny kernel (forward: lanes along k; input
+      // gradient: along columns) and the tiles, then the sum of the splits with the bias once.
+      {
+        label: 'linear [3,300]·[20,300]ᵀ+bias (split-K skinny)',
+        inputs: [{ shape: [3, 300] }, { shape: [20, 300] }, { shape: [20] }],
+        call: ([x, w, bias]) => linear(x, w, bias),
+      },
+      {
+        label: 'batched [2,20,150]·[2,150,12] (split-K tiles)',
+        inputs: [{ shape: [2, 20, 150] }, { shape: [2, 150, 12] }],
+        call: ([a, b]) => matmul(a, b),
       },
       {
         label: 'batched [2,4,6]·[6,3] (shared B)',

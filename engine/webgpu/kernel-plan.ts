@@ -9,11 +9,27 @@ import type { AdapterTraits } from './launch.ts';
 export const KERNEL_PLANS = ['hardware', 'software', 'naive'] as const;
 export type KernelPlan = (typeof KERNEL_PLANS)[number];
 
-/** What the launch planners need: the plan, and the fixed subgroup size the software kernels are built for. */
+/** The adapter limits the tilings are sized from (names as in GPUSupportedLimits). */
+export interface KernelLimits {
+  maxComputeWorkgroupStorageSize: number;
+  maxComputeInvocationsPerWorkgroup: number;
+  maxStorageBufferBindingSize: number;
+}
+
+/** WebGPU's defaults, which every adapter offers: what a plan without the adapter's limits assumes. */
+export const DEFAULT_KERNEL_LIMITS: KernelLimits = {
+  maxComputeWorkgroupStorageSize: 16384,
+  maxComputeInvocationsPerWorkgroup: 256,
+  maxStorageBufferBindingSize: 134217728,
+};
+
+/** What the launch planners need: the plan, the fixed subgroup size the software kernels are built for, and the adapter's limits. */
 export interface KernelChoice {
   plan: KernelPlan;
   /** The subgroup size where every subgroup has that size; the software kernels need it and fall back to the tilings without. */
   subgroupSize?: number;
+  /** The adapter's limits; DEFAULT_KERNEL_LIMITS where absent (a plan written by hand in a test). */
+  limits?: KernelLimits;
 }
 
 export function isKernelPlan(name: unknown): name is KernelPlan {
@@ -29,7 +45,10 @@ export function defaultKernelPlan(adapter: AdapterTraits): KernelPlan {
  * The plan in force: SEPBN_KERNEL_PLAN=hardware|software|naive when set (SEPBN_NAIVE_KERNELS=1 is
  * a synonym for naive), else the adapter's own.
  */
-export function kernelChoice(adapter: AdapterTraits, env: Record<string, string | undefined> = process.env): KernelChoice {
+export function kernelChoice(
+  adapter: AdapterTraits & { limits?: Record<string, number> },
+  env: Record<string, string | undefined> = process.env,
+): KernelChoice {
   const forced = env.SEPBN_KERNEL_PLAN;
   const naive = env.SEPBN_NAIVE_KERNELS === '1';
   if (forced !== undefined && forced !== '' && !isKernelPlan(forced)) {
@@ -39,7 +58,12 @@ export function kernelChoice(adapter: AdapterTraits, env: Record<string, string 
     throw new Error(`SEPBN_KERNEL_PLAN=${forced} and SEPBN_NAIVE_KERNELS=1 ask for different kernels; set one`);
   }
   const plan = forced || (naive ? 'naive' : defaultKernelPlan(adapter));
-  return { plan, subgroupSize: adapter.subgroupSize };
+  const choice: KernelChoice = { plan, subgroupSize: adapter.subgroupSize };
+  if (adapter.limits) {
+    const { maxComputeWorkgroupStorageSize, maxComputeInvocationsPerWorkgroup, maxStorageBufferBindingSize } = adapter.limits;
+    choice.limits = { maxComputeWorkgroupStorageSize, maxComputeInvocationsPerWorkgroup, maxStorageBufferBindingSize };
+  }
+  return choice;
 }
 
 /** How the plan is described to a person: 'software, subgroups of 8 (the adapter's)' or 'hardware (forced by SEPBN_KERNEL_PLAN)'. */

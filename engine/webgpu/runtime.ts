@@ -32,6 +32,8 @@ export class WebGpuRuntime {
   private recorded: string[] = [];
   /** Dispatches recorded since the runtime opened; read by the profiler and tests. */
   dispatchCount = 0;
+  /** Buffer-to-buffer copies recorded since the runtime opened (uploads and readbacks included): each ends the compute pass. */
+  copyCount = 0;
   /** Bound where a kernel's optional input is absent (a matmul without bias). */
   readonly placeholder: GPUBuffer;
   /** The op being recorded, named in profiles and errors. */
@@ -136,15 +138,15 @@ export class WebGpuRuntime {
     const staging = this.device.createBuffer({ size: Math.max(bytes, 4), usage: GPUBufferUsage.COPY_SRC, mappedAtCreation: true });
     new Uint8Array(staging.getMappedRange()).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
     staging.unmap();
-    this.endPass();
-    this.currentEncoder().copyBufferToBuffer(staging, 0, target, targetOffset, bytes);
+    this.copy(staging, 0, target, targetOffset, bytes);
     this.stagingToDestroy.push(staging);
   }
 
-  /** Copies between buffers in recording order. */
+  /** Copies between buffers in recording order; uploads and readbacks record theirs here too, so copyCount sees them all. */
   copy(source: GPUBuffer, sourceOffset: number, target: GPUBuffer, targetOffset: number, bytes: number): void {
     this.endPass();
     this.currentEncoder().copyBufferToBuffer(source, sourceOffset, target, targetOffset, bytes);
+    this.copyCount++;
   }
 
   /**
@@ -154,8 +156,7 @@ export class WebGpuRuntime {
   readAfterNextSubmit(source: GPUBuffer, bytes: number, offset = 0): Promise<ArrayBuffer> {
     const size = Math.max(4, Math.ceil(bytes / 4) * 4);
     const staging = this.device.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: 'readback' });
-    this.endPass();
-    this.currentEncoder().copyBufferToBuffer(source, offset, staging, 0, size);
+    this.copy(source, offset, staging, 0, size);
     return new Promise((resolve, reject) => this.reads.push({ staging, bytes, resolve, reject }));
   }
 

@@ -1,11 +1,10 @@
 // torch.nn.BatchNorm2d: eps 1e-5, momentum 0.1; training normalises with the batch's biased
 // variance and folds the unbiased one into running_var; eval normalises with the running ones.
-import { assign } from '../../engine/assign.ts';
+import { updateRunningStatistics, type RunningStatistics } from '../../engine/assign.ts';
 import { ones, zeros } from '../../engine/create.ts';
-import { add, mul, rsqrt, scale, sub } from '../../engine/ops/arith.ts';
+import { mul, rsqrt, sub } from '../../engine/ops/arith.ts';
 import { BN_EPS, batchNormTrain, channelAffine } from '../../engine/ops/batch-norm.ts';
-import { scope } from '../../engine/scope.ts';
-import { noGrad, type Tensor } from '../../engine/tensor.ts';
+import type { Tensor } from '../../engine/tensor.ts';
 import { Counter, Module } from '../module.ts';
 
 export const BN_MOMENTUM = 0.1;
@@ -26,19 +25,9 @@ export class BatchNorm2d extends Module {
     this.numBatchesTracked = this.buffer('num_batches_tracked', new Counter());
   }
 
-  /**
-   * running <- (1 - momentum) running + momentum batch, with the variance made unbiased by
-   * count / (count - 1), count = N*H*W values per channel. Shared with SepBN's K sets.
-   */
-  updateRunningStatistics(batchMean: Tensor, batchVariance: Tensor, count: number): void {
-    noGrad(() =>
-      scope(() => {
-        const m = this.momentum;
-        assign(this.runningMean, add(scale(this.runningMean, 1 - m), scale(batchMean, m)));
-        assign(this.runningVar, add(scale(this.runningVar, 1 - m), scale(batchVariance, (m * count) / (count - 1))));
-      }),
-    );
-    this.numBatchesTracked.value++;
+  /** running_mean and running_var as one set, as updateRunningStatistics takes them. */
+  get runningStatistics(): RunningStatistics {
+    return { mean: this.runningMean, variance: this.runningVar };
   }
 
   /** Eval mode as one affine: scale = weight / sqrt(running_var + eps), shift = bias - scale * running_mean. */
@@ -55,7 +44,8 @@ export class BatchNorm2d extends Module {
       return channelAffine(x, s.reshape([1, C]), shift.reshape([1, C]), leakySlope);
     }
     const { y, mean, variance } = batchNormTrain(x, this.weight.reshape([1, C]), this.bias.reshape([1, C]), this.eps, leakySlope);
-    this.updateRunningStatistics(mean, variance, x.shape[0] * x.shape[2] * x.shape[3]);
+    updateRunningStatistics([this.runningStatistics], mean, variance, x.shape[0] * x.shape[2] * x.shape[3], this.momentum);
+    this.numBatchesTracked.value++;
     return y;
   }
 }

@@ -2,11 +2,18 @@
 // bn.{k}.weight / bias / running_mean / running_var / num_batches_tracked for the K sets,
 // fc1.weight [H, C, 1, 1] and fc2.weight [K*groups, H, 1, 1] for the attention, H = max(1, int(ratio*C)).
 // The maths lives in engine/ops/sep-batch-norm/ (sep-batch-norm.ts, derivation.md); this layer holds the state.
-import { sepBatchNormEval, sepBatchNormTrain, type SepBnOptions, type SepBnWeights } from '../../engine/ops/sep-batch-norm/sep-batch-norm.ts';
+import {
+  sepBatchNormEval,
+  sepBatchNormTrain,
+  updateSetStatistics,
+  type SepBnOptions,
+  type SepBnRunning,
+  type SepBnWeights,
+} from '../../engine/ops/sep-batch-norm/sep-batch-norm.ts';
 import type { Tensor } from '../../engine/tensor.ts';
 import type { InitSeeds } from '../init.ts';
 import { Module } from '../module.ts';
-import { BatchNorm2d } from './batch-norm.ts';
+import { BatchNorm2d, BN_MOMENTUM } from './batch-norm.ts';
 import { Conv2d } from './conv2d.ts';
 
 export interface SepBnConfig {
@@ -57,6 +64,10 @@ export class SepBatchNorm2d extends Module {
     };
   }
 
+  private running(): SepBnRunning {
+    return { means: this.bn.sets.map((s) => s.runningMean), vars: this.bn.sets.map((s) => s.runningVar) };
+  }
+
   private options(leakySlope: number | undefined): SepBnOptions {
     return { groups: this.config.groups, temperature: this.temperature, leakySlope };
   }
@@ -64,15 +75,14 @@ export class SepBatchNorm2d extends Module {
   /** With leakySlope, the LeakyReLU that follows runs in the normalisation's last pass. */
   forward(x: Tensor, leakySlope?: number): Tensor {
     if (!this.training) {
-      const running = { means: this.bn.sets.map((s) => s.runningMean), vars: this.bn.sets.map((s) => s.runningVar) };
-      const { y, attention } = sepBatchNormEval(x, this.weights(), running, this.options(leakySlope));
+      const { y, attention } = sepBatchNormEval(x, this.weights(), this.running(), this.options(leakySlope));
       this.lastAttention = attention;
       return y;
     }
     const { y, attention, mean, variance } = sepBatchNormTrain(x, this.weights(), this.options(leakySlope));
-    // All K reference BatchNorms see the same x, so each takes the same batch statistics.
-    const count = x.shape[0] * x.shape[2] * x.shape[3];
-    for (const set of this.bn.sets) set.updateRunningStatistics(mean, variance, count);
+    // All K reference BatchNorms see the same x, so each takes the same batch statistics (one kernel for the K sets).
+    updateSetStatistics(this.running(), { mean, variance }, x.shape[0] * x.shape[2] * x.shape[3], BN_MOMENTUM);
+    for (const set of this.bn.sets) set.numBatchesTracked.value++;
     this.lastAttention = attention;
     return y;
   }

@@ -5,10 +5,9 @@
 //   m = beta1 * m + (1 - beta1) * g            v = beta2 * v + (1 - beta2) * g^2
 //   p = p - (lr / (1 - beta1^t)) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
 // eps sits outside the square root, after the bias correction of v, as in PyTorch.
-import { elementwiseGrid } from '../../engine/webgpu/grid.ts';
 import { defineUniformStruct } from '../../engine/webgpu/launch.ts';
 import type { WebGpuRuntime } from '../../engine/webgpu/runtime.ts';
-import { ParameterOptimizer, rejectUnknownOptions, requireInRange, type GpuChunk } from './parameter-optimizer.ts';
+import { CHUNK_TABLE_VEC4S, chunkLaunch, ParameterOptimizer, rejectUnknownOptions, requireInRange, type GpuChunk } from './parameter-optimizer.ts';
 import type { Tensor } from '../../engine/tensor.ts';
 
 export interface AdamOptions {
@@ -28,8 +27,6 @@ const ADAM_OPTIONS = ['lr', 'betas', 'eps', 'weightDecay', 'decoupled'] as const
 
 /** The uniform struct of adam_step.wgsl. */
 const AdamStepParams = defineUniformStruct('AdamStepParams', [
-  ['total', 'u32'],
-  ['rowStride', 'u32'],
   ['l2Decay', 'f32'],
   ['decoupledDecayFactor', 'f32'],
   ['oneMinusBeta1', 'f32'],
@@ -38,6 +35,8 @@ const AdamStepParams = defineUniformStruct('AdamStepParams', [
   ['eps', 'f32'],
   ['stepSize', 'f32'],
   ['biasCorrection2Sqrt', 'f32'],
+  ['workgroupEnds', `array<vec4<u32>, ${CHUNK_TABLE_VEC4S}>`],
+  ['elements', `array<vec4<u32>, ${CHUNK_TABLE_VEC4S}>`],
 ]);
 
 export class Adam extends ParameterOptimizer {
@@ -89,16 +88,15 @@ export class Adam extends ParameterOptimizer {
     }
   }
 
-  protected updateGpu(rt: WebGpuRuntime, chunk: GpuChunk, step: number, describe: string): void {
+  protected updateGpu(rt: WebGpuRuntime, chunks: GpuChunk[], step: number, describe: string): void {
     const s = this.scalars(step);
-    const grid = elementwiseGrid(chunk.elements);
+    const { workgroupEnds, elements, workgroups } = chunkLaunch(chunks);
     rt.dispatch(
       {
         kernel: 'adam_step',
-        access: ['read_write', 'read', 'read_write', 'read_write'],
+        unroll: { CHUNKS: chunks.length },
+        access: chunks.flatMap(() => ['read_write', 'read', 'read_write', 'read_write'] as const),
         uniforms: AdamStepParams.pack({
-          total: chunk.elements,
-          rowStride: grid.rowStride,
           l2Decay: s.l2Decay,
           decoupledDecayFactor: s.decoupledDecayFactor,
           oneMinusBeta1: 1 - this.beta1,
@@ -107,11 +105,13 @@ export class Adam extends ParameterOptimizer {
           eps: this.eps,
           stepSize: s.stepSize,
           biasCorrection2Sqrt: s.biasCorrection2Sqrt,
+          workgroupEnds,
+          elements,
         }),
-        workgroups: grid.workgroups,
+        workgroups,
         describe: `${this.name} ${describe}`,
       },
-      chunk.bindings,
+      chunks.flatMap((c) => c.bindings),
     );
   }
 }

@@ -1,12 +1,15 @@
 // The bookkeeping Adam and SGD share: checking the parameters, a step count and lazily created
 // state tensors per parameter, checkpoint save and load, and cutting a GPU update into bindings
-// the adapter accepts. Subclasses supply only the update of one parameter on each backend.
+// the adapter accepts: each parameter (or piece of one) is a chunk, and one dispatch updates as
+// many chunks as the adapter can bind, so a step costs a few dispatches, not one per parameter.
+// Subclasses supply only the update on each backend.
 import { gpuRuntime } from '../../engine/backend.ts';
 import { cpuData } from '../../engine/cpu-storage.ts';
 import { zeros } from '../../engine/create.ts';
 import { formatShape } from '../../engine/shape.ts';
 import type { Tensor } from '../../engine/tensor.ts';
 import type { Binding, WebGpuRuntime } from '../../engine/webgpu/runtime.ts';
+import { ELEMENTWISE_WORKGROUP_SIZE, MAX_WORKGROUPS_PER_DIMENSION } from '../../engine/webgpu/grid.ts';
 import { gpuBuffer } from '../../engine/webgpu/storage.ts';
 import type { Optimizer } from './optimizer.ts';
 
@@ -17,11 +20,31 @@ interface ParameterState {
   tensors: Tensor[];
 }
 
-/** A contiguous piece of a GPU update: its elements and the byte ranges to bind for it. */
+/** A contiguous piece of one parameter's GPU update: its elements and the byte ranges to bind for it. */
 export interface GpuChunk {
   elements: number;
   /** param, grad, then the state tensors in stateNames order. */
   bindings: Binding[];
+}
+
+/**
+ * The vec4s of each per-chunk array in the kernels' uniform table (adam_step.wgsl, sgd_step.wgsl
+ * declare array<vec4<u32>, 6>): 6 vec4s hold 24 chunks, and two such arrays with the scalars
+ * fit the 256 bytes of a uniform slot.
+ */
+export const CHUNK_TABLE_VEC4S = 6;
+const MAX_CHUNKS_PER_DISPATCH = 4 * CHUNK_TABLE_VEC4S;
+
+/** The uniform table and grid of one multi-chunk dispatch: chunk s owns workgroups [workgroupEnds[s-1], workgroupEnds[s]). */
+export function chunkLaunch(chunks: GpuChunk[]): { workgroupEnds: number[]; elements: number[]; workgroups: [number, number, number] } {
+  const workgroupEnds: number[] = [];
+  let end = 0;
+  for (const chunk of chunks) {
+    end += Math.ceil(chunk.elements / ELEMENTWISE_WORKGROUP_SIZE);
+    workgroupEnds.push(end);
+  }
+  const x = Math.min(Math.max(end, 1), MAX_WORKGROUPS_PER_DIMENSION);
+  return { workgroupEnds, elements: chunks.map((c) => c.elements), workgroups: [x, Math.ceil(end / x), 1] };
 }
 
 /** Throws on an option the optimizer does not take, so a misspelt or misplaced one is not ignored. */
@@ -46,8 +69,8 @@ export abstract class ParameterOptimizer implements Optimizer {
   /** Float64 update of one parameter in place; step is this update's count (1 at the first). */
   protected abstract updateCpu(param: Float64Array, grad: Float64Array, state: Float64Array[], step: number): void;
 
-  /** Records the fused kernel for one chunk of one parameter. */
-  protected abstract updateGpu(rt: WebGpuRuntime, chunk: GpuChunk, step: number, describe: string): void;
+  /** Records one dispatch of the fused kernel for these chunks, all at the same step count. */
+  protected abstract updateGpu(rt: WebGpuRuntime, chunks: GpuChunk[], step: number, describe: string): void;
 
   constructor(readonly name: string, params: Array<[string, Tensor]>, lr: number) {
     const seen = new Set<string>();
@@ -63,6 +86,8 @@ export abstract class ParameterOptimizer implements Optimizer {
   }
 
   step(): void {
+    // The GPU's chunks by step count: a dispatch passes one step's scalars to all its chunks.
+    const gpuWork = new Map<number, Array<{ name: string; chunk: GpuChunk }>>();
     for (const [paramName, param] of this.params) {
       const grad = param.grad;
       if (grad === null) continue;
@@ -78,10 +103,19 @@ export abstract class ParameterOptimizer implements Optimizer {
       if (param.backend === 'cpu') {
         this.updateCpu(cpuData(param), cpuData(grad), state.tensors.map(cpuData), state.step);
       } else {
-        const rt = gpuRuntime();
-        for (const chunk of gpuChunks(rt, [param, grad, ...state.tensors])) {
-          this.updateGpu(rt, chunk, state.step, `${paramName}${formatShape(param.shape)} step ${state.step}`);
-        }
+        const work = gpuWork.get(state.step) ?? [];
+        gpuWork.set(state.step, work);
+        for (const chunk of gpuChunks(gpuRuntime(), [param, grad, ...state.tensors])) work.push({ name: `${paramName}${formatShape(param.shape)}`, chunk });
+      }
+    }
+    if (gpuWork.size === 0) return;
+    const rt = gpuRuntime();
+    // Each chunk binds its param, its grad and its state tensors.
+    const perDispatch = Math.min(MAX_CHUNKS_PER_DISPATCH, Math.floor(rt.adapter.limits.maxStorageBuffersPerShaderStage / (2 + this.stateNames.length)));
+    for (const [step, work] of gpuWork) {
+      for (let first = 0; first < work.length; first += perDispatch) {
+        const batch = work.slice(first, first + perDispatch);
+        this.updateGpu(rt, batch.map((w) => w.chunk), step, `${batch.map((w) => w.name).join(' ')} step ${step}`);
       }
     }
   }

@@ -2,11 +2,10 @@
 //   g = grad + weight_decay * p
 //   buf = g at a parameter's first step, then buf = momentum * buf + g
 //   p = p - lr * buf                          (p = p - lr * g when momentum is 0: no buffer kept)
-import { elementwiseGrid } from '../../engine/webgpu/grid.ts';
 import { defineUniformStruct } from '../../engine/webgpu/launch.ts';
 import type { WebGpuRuntime } from '../../engine/webgpu/runtime.ts';
 import type { Tensor } from '../../engine/tensor.ts';
-import { ParameterOptimizer, rejectUnknownOptions, requireInRange, type GpuChunk } from './parameter-optimizer.ts';
+import { CHUNK_TABLE_VEC4S, chunkLaunch, ParameterOptimizer, rejectUnknownOptions, requireInRange, type GpuChunk } from './parameter-optimizer.ts';
 
 export interface SgdOptions {
   /** Default 1e-3. */
@@ -21,12 +20,12 @@ const SGD_OPTIONS = ['lr', 'momentum', 'weightDecay'] as const;
 
 /** The uniform struct of sgd_step.wgsl. */
 const SgdStepParams = defineUniformStruct('SgdStepParams', [
-  ['total', 'u32'],
-  ['rowStride', 'u32'],
   ['firstStep', 'u32'],
   ['lr', 'f32'],
   ['momentum', 'f32'],
   ['weightDecay', 'f32'],
+  ['workgroupEnds', `array<vec4<u32>, ${CHUNK_TABLE_VEC4S}>`],
+  ['elements', `array<vec4<u32>, ${CHUNK_TABLE_VEC4S}>`],
 ]);
 
 export class Sgd extends ParameterOptimizer {
@@ -58,26 +57,26 @@ export class Sgd extends ParameterOptimizer {
     }
   }
 
-  protected updateGpu(rt: WebGpuRuntime, chunk: GpuChunk, step: number, describe: string): void {
-    const grid = elementwiseGrid(chunk.elements);
-    const hasMomentum = this.stateNames.length > 0;
+  protected updateGpu(rt: WebGpuRuntime, chunks: GpuChunk[], step: number, describe: string): void {
+    const { workgroupEnds, elements, workgroups } = chunkLaunch(chunks);
+    const momentum = this.stateNames.length > 0 ? 1 : 0;
     rt.dispatch(
       {
         kernel: 'sgd_step',
-        constants: { MOMENTUM: hasMomentum ? 1 : 0 },
-        access: ['read_write', 'read', 'read_write'],
+        unroll: { CHUNKS: chunks.length, MOMENTUM: momentum },
+        access: chunks.flatMap(() => (momentum ? (['read_write', 'read', 'read_write'] as const) : (['read_write', 'read'] as const))),
         uniforms: SgdStepParams.pack({
-          total: chunk.elements,
-          rowStride: grid.rowStride,
           firstStep: step === 1 ? 1 : 0,
           lr: this.lr,
           momentum: this.momentum,
           weightDecay: this.weightDecay,
+          workgroupEnds,
+          elements,
         }),
-        workgroups: grid.workgroups,
+        workgroups,
         describe: `SGD ${describe}`,
       },
-      hasMomentum ? chunk.bindings : [...chunk.bindings, rt.placeholder],
+      chunks.flatMap((c) => c.bindings),
     );
   }
 }

@@ -3,7 +3,7 @@
 // largest magnitude of each tensor (the bar the issue sets against PyTorch).
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,9 +13,11 @@ import { Random } from '../../engine/random.ts';
 import { buildModel, modelConfig } from '../../models/registry.ts';
 import { readSafetensors, writeSafetensors } from '../../nn/safetensors.ts';
 import { saveStateDict } from '../../nn/state-dict.ts';
+import { gpuSkipped } from '../gpu.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'sepbn-grads-'));
+t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 // SEPBN_FULL_SIZE=1 runs the full-size networks at batch 2 (minutes: the reference is Float64 JavaScript).
 const FULL = process.env.SEPBN_FULL_SIZE === '1';
 const WIDTH = FULL ? 1 : 32;
@@ -45,7 +47,7 @@ t.before(async () => {
 
 for (const model of ['baseline', 'sepbn'] as const) {
   t.test(`${model}: WebGPU agrees with the Float64 CPU reference`, async (t) => {
-    if (process.env.SEPBN_SKIP_GPU === '1') return t.pass('skipped');
+    if (gpuSkipped(t)) return;
     await useBackend('cpu');
     const weights = join(dir, `${model}.safetensors`);
     const net = buildModel(modelConfig(model, WIDTH, 3));

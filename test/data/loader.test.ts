@@ -1,5 +1,5 @@
 import t from 'tap';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WflwLoader, type Batch } from '../../data/loader.ts';
@@ -7,6 +7,7 @@ import { ensureSyntheticDataset } from '../../data/synthetic-dataset.ts';
 import { readWflw256 } from '../../data/wflw256.ts';
 
 const cache = mkdtempSync(join(tmpdir(), 'synth-cache-'));
+t.teardown(() => rmSync(cache, { recursive: true, force: true }));
 const prepared = ensureSyntheticDataset(cache, { train: 20, test: 6, size: 96, seed: 4 });
 const trainFile = join(prepared, 'train.txt');
 
@@ -53,6 +54,7 @@ t.test('test mode: every sample once, in file order, the plain central crop', as
 
 t.test('a corrupt image fails the epoch with an error naming the image and the annotation line', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'loader-bad-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const lines = readWflw256(trainFile).slice(0, 3).map((s) => [...Array.from({ length: 98 }, (_, p) => s.landmarksPx[2 * p]), ...Array.from({ length: 98 }, (_, p) => s.landmarksPx[2 * p + 1]), s.imageFile].join(' '));
   writeFileSync(join(dir, 'broken.png'), 'not a png');
   lines[1] = lines[1].replace(/\S+$/, join(dir, 'broken.png'));

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import jpeg from 'jpeg-js';
@@ -39,6 +39,7 @@ function allFiles(dir: string): string[] {
 
 t.test('crop geometry: the box centre lands at (128, 128), zero padding outside the image', async (t) => {
   const root = mkdtempSync(join(tmpdir(), 'wflw-raw-'));
+  t.teardown(() => rmSync(root, { recursive: true, force: true }));
   const out = join(root, 'out');
   write(join(root, 'WFLW_images', '1--Event', 'face.png'), encodePng(coordinateImage()));
   // Box 40 x 30 px centred on (50, 35): squared to 40, the region is 80 px from (10, -5), scale 256/80.
@@ -74,6 +75,7 @@ t.test('crop geometry: the box centre lands at (128, 128), zero padding outside 
 
 t.test('JPEG input and bilinear resampling', async (t) => {
   const root = mkdtempSync(join(tmpdir(), 'wflw-jpeg-'));
+  t.teardown(() => rmSync(root, { recursive: true, force: true }));
   const out = join(root, 'out');
   const rgba = new Uint8Array(64 * 48 * 4).fill(200);
   write(join(root, 'WFLW_images', '2--Jpeg', 'face.jpg'), jpeg.encode({ width: 64, height: 48, data: rgba }, 95).data);
@@ -89,6 +91,7 @@ t.test('JPEG input and bilinear resampling', async (t) => {
 
 t.test('bad lines, missing and corrupt images are reported by file and line; nothing half-written', async (t) => {
   const root = mkdtempSync(join(tmpdir(), 'wflw-bad-'));
+  t.teardown(() => rmSync(root, { recursive: true, force: true }));
   const out = join(root, 'out');
   write(join(root, 'WFLW_images', '1--Event', 'good.png'), encodePng(coordinateImage()));
   const goodPng = encodePng(coordinateImage());

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readImage } from '../../data/image-io.ts';
@@ -10,6 +10,7 @@ import { readWflwAnnotations, wflwAnnotationFile, wflwImageFile } from '../../da
 
 t.test('the synthetic set is a raw WFLW set: 207-token lines, PNG images, a train/test split', async (t) => {
   const root = mkdtempSync(join(tmpdir(), 'synth-'));
+  t.teardown(() => rmSync(root, { recursive: true, force: true }));
   t.same(writeSyntheticWflw(root, { count: 8, testFraction: 0.25, seed: 3, size: 96 }), { train: 6, test: 2 });
   const train = readWflwAnnotations(wflwAnnotationFile(root, 'train'));
   const test = readWflwAnnotations(wflwAnnotationFile(root, 'test'));
@@ -22,6 +23,7 @@ t.test('the synthetic set is a raw WFLW set: 207-token lines, PNG images, a trai
     t.ok(inside, 'the face box holds every landmark');
   }
   const again = mkdtempSync(join(tmpdir(), 'synth-'));
+  t.teardown(() => rmSync(again, { recursive: true, force: true }));
   writeSyntheticWflw(again, { count: 8, testFraction: 0.25, seed: 3, size: 96 });
   t.equal(readFileSync(wflwAnnotationFile(again, 'train'), 'utf8'), readFileSync(wflwAnnotationFile(root, 'train'), 'utf8'), 'same seed, same set');
   t.same(readImage(wflwImageFile(again, train.faces[0])).data, readImage(wflwImageFile(root, train.faces[0])).data);

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatWflwLine, parseWflwAnnotations, parseWflwLine, WFLW_TOKENS_PER_LINE } from '../../data/wflw-annotations.ts';
@@ -43,6 +43,7 @@ t.test('malformed lines are errors naming file, 1-based line and what is wrong',
 
 t.test('WFLW256 lines: 98 x then 98 y, paths relative to the file or absolute', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'wflw256-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const file = join(dir, 'test.txt');
   writeFileSync(file, [formatWflw256Line(landmarks, 'images/a.png'), formatWflw256Line(landmarks, '/abs/b.png')].join('\n') + '\n');
   const samples = readWflw256(file);

@@ -3,7 +3,7 @@
 // settings read back from a checkpoint are checked field by field. The runs use WebGPU because
 // checkpoints hold f32: the CPU backend trains in Float64, which a save and reload would round.
 import t, { type Test } from 'tap';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { useBackend } from '../../engine/backend.ts';
@@ -16,6 +16,7 @@ import { withGpu } from '../gpu.ts';
 import { wflwRunData } from '../../data/run-data.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'sepbn-run-'));
+t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 const prepared = ensureSyntheticDataset(dir, { train: 8, test: 4, size: 96, seed: 4 });
 const data = { train: join(prepared, 'train.txt'), test: join(prepared, 'test.txt') };
 // Width 64 has 1..32 channels: two steps of two faces per epoch take well under a second.

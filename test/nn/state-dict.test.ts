@@ -1,5 +1,5 @@
 import t from 'tap';
-import { mkdtempSync, writeFileSync, readFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { useBackend } from '../../engine/backend.ts';
@@ -9,6 +9,7 @@ import { readSafetensors } from '../../nn/safetensors.ts';
 import { loadStateDict, saveStateDict } from '../../nn/state-dict.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'sepbn-state-'));
+t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 
 t.test('SepBN state-dict names and shapes follow the reference', async (t) => {
   await useBackend('cpu');

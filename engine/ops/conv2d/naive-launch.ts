@@ -54,13 +54,13 @@ function naiveLaunch(kernel: string, p: Conv2dProblem, outputs: number, access: 
   return { kernel, access, uniforms: naiveUniforms(p), workgroups: [spread.x, 1, spread.z], describe: shapes(p) };
 }
 
-/** Naive forward: binds x, weight, bias, y, as conv2dForwardLaunch. */
+/** Naive forward: binds x, weight, bias, y, as the tiled forward's single launch. */
 export function conv2dNaiveForwardLaunch(p: Conv2dProblem): KernelLaunch {
   const { Ho, Wo } = conv2dOutputSize(p);
   return naiveLaunch('conv2d_naive_forward', p, p.N * p.Co * Ho * Wo, ['read', 'read', 'read', 'read_write']);
 }
 
-/** Naive input gradient: binds dy, weight, dx, as conv2dBackwardInputLaunch. */
+/** Naive input gradient: binds dy, weight, dx, as the tiled input gradient's single launch. */
 export function conv2dNaiveBackwardInputLaunch(p: Conv2dProblem): KernelLaunch {
   return naiveLaunch('conv2d_naive_backward_input', p, p.N * p.Ci * p.H * p.W, ['read', 'read', 'read_write']);
 }

@@ -5,7 +5,7 @@
 import { MAX_WORKGROUPS_PER_DIMENSION } from '../../webgpu/grid.ts';
 import { type KernelLaunch, ceilDiv } from '../../webgpu/launch.ts';
 import { checkProblem, type Conv2dProblem, conv2dUniforms, is3x3Same, shapes } from './problem.ts';
-import { type Conv2dBackwardWeightPlan, MAX_BINDING_BYTES, sumSplitsLaunch } from './split-sums.ts';
+import { type Conv2dPassPlan, MAX_BINDING_BYTES, sumSplitsLaunch } from './split-sums.ts';
 
 /**
  * Input channels per subgroup and output channels per lane. 8 x 4 gives 288 accumulators per
@@ -30,7 +30,7 @@ const MIN_SPLIT_PIXELS = 2048;
  * does not apply: it takes 3x3, stride 1, pad 1 convolutions of rows a multiple of 4 wide. The
  * plan binds as conv2dBackwardWeightLaunches': (x, dy, dw), or (x, dy, scratch) then (scratch, dw).
  */
-export function conv2dBackwardWeightSubgroupLaunches(p: Conv2dProblem, lanes: number): Conv2dBackwardWeightPlan | undefined {
+export function conv2dBackwardWeightSubgroupLaunches(p: Conv2dProblem, lanes: number): Conv2dPassPlan | undefined {
   checkProblem(p);
   if (!is3x3Same(p) || p.W % 4 !== 0) return undefined;
   const ciBlock = Math.min(p.Ci, CI_BLOCK);
@@ -65,5 +65,5 @@ export function conv2dBackwardWeightSubgroupLaunches(p: Conv2dProblem, lanes: nu
       `${splits} splits of ${splitLength} image rows)`,
   };
   if (splits === 1) return { launches: [partials], scratchFloats: 0, splits };
-  return { launches: [partials, sumSplitsLaunch(p, splits)], scratchFloats: splits * count, splits };
+  return { launches: [partials, sumSplitsLaunch(p, splits, 'weight')], scratchFloats: splits * count, splits };
 }

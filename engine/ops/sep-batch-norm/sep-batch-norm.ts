@@ -9,9 +9,12 @@
 //           s_k = sqrt(var_k + eps).
 //
 // Each mode exists twice: `composite` spells the formula with primitive ops (what a student steps
-// through, and the specification), `fused` runs the batch norm kernels with a per-sample affine.
+// through, and the specification), `fused` runs the batch norm kernels with a per-sample affine
+// and the fused mix of the K sets (mix-affine.ts).
 // The gradients are the tape's: through the normalisation (batch_norm_train's rule) and through
 // the attention (mixAffine -> softmax -> matmul -> leaky_relu -> matmul -> mean) into x.
+// In training the K sets' running statistics all take the batch's (updateSetStatistics).
+import { updateRunningStatistics } from '../../assign.ts';
 import { formatShape } from '../../shape.ts';
 import type { Tensor } from '../../tensor.ts';
 import { add, leakyRelu, mul, rsqrt, sub } from '../arith.ts';
@@ -21,6 +24,9 @@ import { matmul } from '../matmul.ts';
 import { mean, sum } from '../reduce.ts';
 import { softmax } from '../softmax.ts';
 import type { OpWitness } from '../witness.ts';
+import { mixAffine } from './mix-affine.ts';
+
+export { mixAffine };
 
 export interface SepBnWeights {
   /** K scale vectors gamma_k [C] (the reference's bn.{k}.weight). */
@@ -58,8 +64,17 @@ export function sepBnAttention(x: Tensor, w: SepBnWeights, { groups, temperature
   return softmax(logits.reshape([N, groups, K]), 2, temperature); //               [N, G, K]
 }
 
-/** gamma_nc = sum_k a[n, g(c), k] · params_k[c], for the K vectors params_k [C]. */
-export function mixAffine(a: Tensor, params: Tensor[]): Tensor {
+/** The K sets' running statistics, bn.{k}.running_mean and bn.{k}.running_var ([C] each). */
+export interface SepBnRunning {
+  means: Tensor[];
+  vars: Tensor[];
+}
+
+/**
+ * gamma_nc = sum_k a[n, g(c), k] · params_k[c], for the K vectors params_k [C], spelt with
+ * primitive ops: the specification of the fused mixAffine.
+ */
+export function mixAffineComposite(a: Tensor, params: Tensor[]): Tensor {
   const [N, G, K] = a.shape;
   const C = params[0].shape[0];
   if (C % G !== 0) throw new Error(`SepBN: ${C} channels do not split into ${G} equal groups`);
@@ -77,17 +92,28 @@ export interface SepBnTrainResult {
   variance: Tensor;
 }
 
-/** Training mode. `fused` selects the batch norm kernels; otherwise primitive ops throughout. */
+/** Training mode. `fused` selects the batch norm kernels and the fused mix; otherwise primitive ops throughout. */
 export function sepBatchNormTrain(x: Tensor, w: SepBnWeights, options: SepBnOptions, fused = true): SepBnTrainResult {
   const attention = sepBnAttention(x, w, options);
-  const gammaNC = mixAffine(attention, w.gammas);
-  const betaNC = mixAffine(attention, w.betas);
+  const mix = fused ? mixAffine : mixAffineComposite;
+  const gammaNC = mix(attention, w.gammas);
+  const betaNC = mix(attention, w.betas);
   const bn = (fused ? batchNormTrain : batchNormTrainComposite)(x, gammaNC, betaNC, options.eps ?? BN_EPS, options.leakySlope);
   return { y: bn.y, attention, mean: bn.mean, variance: bn.variance };
 }
 
+/**
+ * Training's update of the running statistics. The reference's K BatchNorm2d each normalise the
+ * same x, so each takes this batch's mean and unbiased variance with the same momentum, exactly
+ * as PyTorch would update it alone; one kernel writes all K sets. `count` = N*H*W.
+ */
+export function updateSetStatistics(running: SepBnRunning, batch: { mean: Tensor; variance: Tensor }, count: number, momentum: number): void {
+  const sets = running.means.map((mean, k) => ({ mean, variance: running.vars[k] }));
+  updateRunningStatistics(sets, batch.mean, batch.variance, count, momentum);
+}
+
 /** Eval mode, fused: one per-sample affine of x built from the K sets' running statistics. */
-export function sepBatchNormEval(x: Tensor, w: SepBnWeights, running: { means: Tensor[]; vars: Tensor[] }, options: SepBnOptions): { y: Tensor; attention: Tensor } {
+export function sepBatchNormEval(x: Tensor, w: SepBnWeights, running: SepBnRunning, options: SepBnOptions): { y: Tensor; attention: Tensor } {
   const eps = options.eps ?? BN_EPS;
   const attention = sepBnAttention(x, w, options);
   const scales = w.gammas.map((g, k) => mul(g, rsqrt(running.vars[k], eps))); //    gamma_k / s_k
@@ -97,7 +123,7 @@ export function sepBatchNormEval(x: Tensor, w: SepBnWeights, running: { means: T
 }
 
 /** Eval mode, literally: K separate batch norms on running statistics, mixed by the attention. */
-export function sepBatchNormEvalComposite(x: Tensor, w: SepBnWeights, running: { means: Tensor[]; vars: Tensor[] }, options: SepBnOptions): { y: Tensor; attention: Tensor } {
+export function sepBatchNormEvalComposite(x: Tensor, w: SepBnWeights, running: SepBnRunning, options: SepBnOptions): { y: Tensor; attention: Tensor } {
   const eps = options.eps ?? BN_EPS;
   const [N, C, Hh, Ww] = x.shape;
   const K = w.gammas.length;

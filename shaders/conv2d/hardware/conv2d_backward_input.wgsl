@@ -15,9 +15,14 @@
 // THREAD_M x THREAD_N register block with rows m = 4 * (p * (TILE_M / THREAD_M) + ty) + i and
 // columns n = 4 * (q * (TILE_N / THREAD_N) + tx) + j. Kernel size and stride are pipeline constants.
 //
-// Buffers: dy [N, Co, Ho, Wo]; weight [Co, Ci, KH, KW]; dx [N, Ci, H, W] (overwritten).
-// Dispatch: (tiles of N over x and z, ceil(Ci / TILE_M), z), the N tile index being
-// workgroup_id.x + workgroup_id.z * num_workgroups.x; workgroups past the last tile return.
+// Split-K: split s sums k over [s * splitLength, (s + 1) * splitLength) and writes its partial
+// result to out[s]; conv2d_sum_splits.wgsl adds the splits into dx. With one split, out is dx.
+//
+// Buffers: dy [N, Co, Ho, Wo]; weight [Co, Ci, KH, KW]; out [splits, N, Ci, H, W] (overwritten).
+// Dispatch: (tiles of N over x and z, ceil(Ci / TILE_M) * splits, z), the N tile index being
+// workgroup_id.x + workgroup_id.z * num_workgroups.x and workgroup_id.y being
+// split * ceil(Ci / TILE_M) + the Ci tile index; workgroups past the last N tile return.
+// splitLength is a multiple of TILE_K.
 // Requires: THREAD_M, THREAD_N in {4, 8}; the invocation count a multiple of TILE_N / 4 (each
 // invocation stages one fixed group of 4 columns of B).
 
@@ -33,12 +38,12 @@ struct Conv2dParams {
   hasBias: u32, // unused here; the conv kernels share one uniform layout
   activation: u32, // unused here
   slope: f32, // unused here
-  splitLength: u32, // unused here
+  splitLength: u32, // k per split, a multiple of TILE_K
 }
 
 @group(0) @binding(0) var<storage, read> dy: array<f32>;
 @group(0) @binding(1) var<storage, read> weight: array<f32>;
-@group(0) @binding(2) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
 @group(0) @binding(3) var<uniform> params: Conv2dParams;
 
 override THREAD_M: u32 = 8u;
@@ -75,7 +80,11 @@ fn main(@builtin(local_invocation_id) localId: vec3u,
   if (n0 >= totalN) {
     return;
   }
-  let m0 = workgroupId.y * TILE_M;
+  let rowTiles = (params.inChannels + TILE_M - 1u) / TILE_M;
+  let split = workgroupId.y / rowTiles;
+  let m0 = (workgroupId.y % rowTiles) * TILE_M;
+  let kBegin = split * params.splitLength;
+  let kEnd = min(kBegin + params.splitLength, totalK);
 
   // Each invocation stages the same 4 columns of B at every k step, so their pixels are decoded
   // once, as padded coordinates ih + pad, iw + pad.
@@ -94,7 +103,7 @@ fn main(@builtin(local_invocation_id) localId: vec3u,
 
   var acc: array<array<vec4<f32>, MAX_THREAD_N / 4u>, MAX_THREAD_M>;
 
-  for (var k0 = 0u; k0 < totalK; k0 += TILE_K) {
+  for (var k0 = kBegin; k0 < kEnd; k0 += TILE_K) {
     // A: 4 input channels at one (co, tap) per unit; consecutive invocations take consecutive k.
     for (var unit = threadIndex; unit < TILE_K * TILE_M / 4u; unit += THREADS) {
       let kk = unit % TILE_K;
@@ -104,7 +113,7 @@ fn main(@builtin(local_invocation_id) localId: vec3u,
       var value = vec4<f32>();
       for (var i = 0u; i < 4u; i++) {
         let m = m0 + 4u * m4 + i;
-        if (m < params.inChannels && k < totalK) {
+        if (m < params.inChannels && k < kEnd) {
           value[i] = weight[filterBase + m * taps];
         }
       }
@@ -123,7 +132,7 @@ fn main(@builtin(local_invocation_id) localId: vec3u,
         let colOnGrid = paddedCol[j] - tapCol;
         let outRow = u32(rowOnGrid) / STRIDE;
         let outCol = u32(colOnGrid) / STRIDE;
-        if (k < totalK && rowOnGrid >= 0 && colOnGrid >= 0 && u32(rowOnGrid) % STRIDE == 0u &&
+        if (k < kEnd && rowOnGrid >= 0 && colOnGrid >= 0 && u32(rowOnGrid) % STRIDE == 0u &&
             u32(colOnGrid) % STRIDE == 0u && outRow < params.outHeight && outCol < params.outWidth) {
           value[j] = dy[dyBase[j] + co * outPlane + outRow * params.outWidth + outCol];
         }
@@ -151,6 +160,7 @@ fn main(@builtin(local_invocation_id) localId: vec3u,
     workgroupBarrier();
   }
 
+  let splitBase = split * totalN * params.inChannels;
   for (var p = 0u; p < THREAD_M / 4u; p++) {
     for (var i = 0u; i < 4u; i++) {
       let m = m0 + 4u * (p * THREADS_M + localId.y) + i;
@@ -161,7 +171,7 @@ fn main(@builtin(local_invocation_id) localId: vec3u,
         for (var j = 0u; j < 4u; j++) {
           let n = n0 + 4u * (q * THREADS_N + localId.x) + j;
           if (n < totalN) {
-            dx[((n / inPlane) * params.inChannels + m) * inPlane + n % inPlane] = acc[4u * p + i][q][j];
+            out[splitBase + ((n / inPlane) * params.inChannels + m) * inPlane + n % inPlane] = acc[4u * p + i][q][j];
           }
         }
       }

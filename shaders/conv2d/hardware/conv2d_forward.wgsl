@@ -16,11 +16,16 @@
 // so neighbouring invocations read neighbouring vec4s and write neighbouring pixels of y.
 // The kernel size and stride are pipeline constants so the gather divides by constants.
 //
+// Split-K: split s sums k over [s * splitLength, (s + 1) * splitLength) and writes its partial
+// result to out[s]; conv2d_sum_splits.wgsl adds the splits and applies the activation (the launch
+// passes activation none here), while split 0 alone adds the bias. With one split, out is y.
+//
 // Buffers: x [N, Ci, H, W]; weight [Co, Ci, KH, KW]; bias [Co] (read only when hasBias; bind any
-// buffer otherwise); y [N, Co, Ho, Wo].
-// Dispatch: (tiles of N over x and z, ceil(Co / TILE_M), z) where the N tile index is
+// buffer otherwise); out [splits, N, Co, Ho, Wo] (overwritten).
+// Dispatch: (tiles of N over x and z, ceil(Co / TILE_M) * splits, z) where the N tile index is
 // workgroup_id.x + workgroup_id.z * num_workgroups.x, so large batches stay within 65535 per
-// dimension; workgroups past the last tile return at once.
+// dimension, and workgroup_id.y is split * ceil(Co / TILE_M) + the Co tile index; workgroups past
+// the last N tile return at once. splitLength is a multiple of TILE_K.
 // Requires: THREAD_M in {4, 8}, THREAD_N in {4, 8, 16}; the invocation count a multiple of TILE_N / 4 (each
 // invocation stages one fixed group of 4 columns of B); engine/ops/conv2d/hardware-launch.ts checks this.
 
@@ -36,13 +41,13 @@ struct Conv2dParams {
   hasBias: u32,
   activation: u32, // 0 none, 1 leaky ReLU
   slope: f32,
-  splitLength: u32, // unused here; the conv kernels share one uniform layout
+  splitLength: u32, // k per split, a multiple of TILE_K
 }
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> weight: array<f32>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
 @group(0) @binding(4) var<uniform> params: Conv2dParams;
 
 override THREAD_M: u32 = 8u;
@@ -79,7 +84,11 @@ fn main(@builtin(local_invocation_id) localId: vec3u,
   if (n0 >= totalN) {
     return;
   }
-  let m0 = workgroupId.y * TILE_M;
+  let rowTiles = (params.outChannels + TILE_M - 1u) / TILE_M;
+  let split = workgroupId.y / rowTiles;
+  let m0 = (workgroupId.y % rowTiles) * TILE_M;
+  let kBegin = split * params.splitLength;
+  let kEnd = min(kBegin + params.splitLength, totalK);
 
   // Each invocation stages the same 4 columns of B at every k step, so their pixels are decoded
   // once: where each column's window starts in x (offset of row 0, col 0 of the window) and
@@ -99,7 +108,7 @@ fn main(@builtin(local_invocation_id) localId: vec3u,
 
   var acc: array<array<vec4<f32>, MAX_THREAD_N / 4u>, MAX_THREAD_M>;
 
-  for (var k0 = 0u; k0 < totalK; k0 += TILE_K) {
+  for (var k0 = kBegin; k0 < kEnd; k0 += TILE_K) {
     // A: 4 weight rows at one k per unit; consecutive invocations take consecutive k.
     for (var unit = threadIndex; unit < TILE_K * TILE_M / 4u; unit += THREADS) {
       let kk = unit % TILE_K;
@@ -108,7 +117,7 @@ fn main(@builtin(local_invocation_id) localId: vec3u,
       var value = vec4<f32>();
       for (var i = 0u; i < 4u; i++) {
         let m = m0 + 4u * m4 + i;
-        if (m < params.outChannels && k < totalK) {
+        if (m < params.outChannels && k < kEnd) {
           value[i] = weight[m * totalK + k];
         }
       }
@@ -125,7 +134,7 @@ fn main(@builtin(local_invocation_id) localId: vec3u,
       for (var j = 0u; j < 4u; j++) {
         let inRow = windowRow[j] + tapRow;
         let inCol = windowCol[j] + tapCol;
-        if (k < totalK && inRow >= 0 && inRow < i32(params.inHeight) && inCol >= 0 && inCol < i32(params.inWidth)) {
+        if (k < kEnd && inRow >= 0 && inRow < i32(params.inHeight) && inCol >= 0 && inCol < i32(params.inWidth)) {
           value[j] = x[xBase[j] + ci * inPlane + u32(inRow) * params.inWidth + u32(inCol)];
         }
       }
@@ -152,14 +161,15 @@ fn main(@builtin(local_invocation_id) localId: vec3u,
     workgroupBarrier();
   }
 
-  // Where each of this invocation's columns lands in y for channel 0, decoded once rather than
+  // Where each of this invocation's columns lands in out for channel 0, decoded once rather than
   // per channel: dividing by a value known only at run time costs a CPU driver one scalar
   // division per SIMD lane, which with a short reduction rivals the multiply-adds.
+  let splitBase = split * totalN * params.outChannels;
   var yColumn: array<array<u32, 4>, MAX_THREAD_N / 4u>;
   for (var q = 0u; q < THREAD_N / 4u; q++) {
     for (var j = 0u; j < 4u; j++) {
       let n = n0 + 4u * (q * THREADS_N + localId.x) + j;
-      yColumn[q][j] = (n / outPlane) * params.outChannels * outPlane + n % outPlane;
+      yColumn[q][j] = splitBase + (n / outPlane) * params.outChannels * outPlane + n % outPlane;
     }
   }
   for (var p = 0u; p < THREAD_M / 4u; p++) {
@@ -169,7 +179,7 @@ fn main(@builtin(local_invocation_id) localId: vec3u,
         continue;
       }
       var shift = 0.0;
-      if (params.hasBias != 0u) {
+      if (params.hasBias != 0u && split == 0u) {
         shift = bias[m];
       }
       for (var q = 0u; q < THREAD_N / 4u; q++) {
@@ -182,7 +192,7 @@ fn main(@builtin(local_invocation_id) localId: vec3u,
           if (params.activation == 1u && value < 0.0) {
             value *= params.slope;
           }
-          y[yColumn[q][j] + m * outPlane] = value;
+          out[yColumn[q][j] + m * outPlane] = value;
         }
       }
     }

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cedChart } from '../../../data/figures/ced-chart.ts';
@@ -36,7 +36,9 @@ t.test('a chart shows each series in its own colour inside the axes, and writes 
   t.ok(count(image, SERIES_COLOURS[0]) > 200, 'first series drawn');
   t.ok(count(image, SERIES_COLOURS[1]) > 200, 'second series drawn');
   t.ok(count(image, [0, 0, 0]) > 1000, 'axes and labels drawn');
-  const file = join(mkdtempSync(join(tmpdir(), 'plot-')), 'ced.png');
+  const dir = mkdtempSync(join(tmpdir(), 'plot-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'ced.png');
   writeLineChartPng(file, chart);
   t.same(Array.from(readImage(file).data.subarray(0, 3)), [255, 255, 255], 'the PNG reads back');
 });

@@ -2,7 +2,7 @@
 // must be reported by conv3's forward convolution, not by anything downstream.
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,12 +11,14 @@ import { assignValues } from '../../../engine/assign.ts';
 import { buildModel, modelConfig } from '../../../models/registry.ts';
 import { writeSafetensors } from '../../../nn/safetensors.ts';
 import { saveStateDict } from '../../../nn/state-dict.ts';
+import { gpuSkipped } from '../../gpu.ts';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'sepbn-nan-'));
+t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 
 t.test('the NaN switch names the op and kernel that wrote the first NaN', async (t) => {
-  if (process.env.SEPBN_SKIP_GPU === '1') return t.pass('skipped');
+  if (gpuSkipped(t)) return;
   await useBackend('cpu');
   const model = buildModel(modelConfig('baseline', 32, 1));
   const conv3 = model.namedParameters().find(([n]) => n === 'conv3.weight')![1];

@@ -1,0 +1,159 @@
+// SepBN's training path in few commands: the fused mix of the K sets against its composite
+// specification (stack, permute, mul, sum), and the K sets' running statistics in one dispatch,
+// each set from its own earlier values, on both backends; and how many dispatches and copies
+// each records.
+import t, { type Test } from 'tap';
+import { assignValues, updateRunningStatistics } from '../../../engine/assign.ts';
+import { backward } from '../../../engine/autodiff.ts';
+import { gpuRuntime, useBackend } from '../../../engine/backend.ts';
+import { tensor } from '../../../engine/create.ts';
+import { maxRelativeError } from '../../../engine/gradcheck.ts';
+import { mixAffine, mixAffineComposite } from '../../../engine/ops/sep-batch-norm/sep-batch-norm.ts';
+import { sum } from '../../../engine/ops/reduce.ts';
+import { mul } from '../../../engine/ops/arith.ts';
+import { Random } from '../../../engine/random.ts';
+import { scope } from '../../../engine/scope.ts';
+import type { BackendName, Tensor } from '../../../engine/tensor.ts';
+import { InitSeeds } from '../../../nn/init.ts';
+import { BN_MOMENTUM } from '../../../nn/layers/batch-norm.ts';
+import { SepBatchNorm2d } from '../../../nn/layers/sep-batch-norm.ts';
+import { withGpu } from '../../gpu.ts';
+
+function values(rng: Random, n: number): number[] {
+  return Array.from({ length: n }, () => rng.uniform(-1, 1));
+}
+
+/** The mix and its gradients (d/da and d/dp_k of sum(mix * w)) on one backend, fused or composite. */
+async function mixWithGradients(backend: BackendName, mix: typeof mixAffine, N: number, G: number, K: number, C: number) {
+  const rng = new Random(11);
+  const a = tensor(values(rng, N * G * K), [N, G, K], { backend, requiresGrad: true });
+  const params = Array.from({ length: K }, () => tensor(values(rng, C), [C], { backend, requiresGrad: true }));
+  const weights = tensor(values(rng, N * C), [N, C], { backend });
+  const out = mix(a, params);
+  backward(sum(mul(out, weights), [0, 1]));
+  return [await out.toArray(), await a.grad!.toArray(), ...(await Promise.all(params.map((p) => p.grad!.toArray())))];
+}
+
+async function checkMixAgainstComposite(t: Test, backend: BackendName, tolerance: number): Promise<void> {
+  for (const [N, G, K, C] of [
+    [3, 1, 3, 10],
+    [2, 2, 3, 130],
+    [1, 3, 5, 9],
+  ]) {
+    await scope(async () => {
+      const fused = await mixWithGradients(backend, mixAffine, N, G, K, C);
+      const composite = await mixWithGradients(backend, mixAffineComposite, N, G, K, C);
+      const error = Math.max(...fused.map((f, i) => maxRelativeError(f, composite[i])));
+      t.ok(error <= tolerance, `N=${N} G=${G} K=${K} C=${C}: output, da and every dp_k within ${error.toExponential(2)} of the composite`);
+    });
+  }
+}
+
+/**
+ * A SepBN layer whose K sets hold different running statistics (as loaded from a checkpoint),
+ * one training forward: every set takes the batch's statistics from its own earlier values.
+ */
+async function runningStatisticsAfterForward(backend: BackendName) {
+  await useBackend(backend);
+  const rng = new Random(3);
+  const [N, C, H, W] = [2, 6, 3, 2];
+  const layer = new SepBatchNorm2d(C, { K: 3, ratio: 0.5, groups: 1, temperature: 2 }, new InitSeeds(1));
+  layer.bn.sets.forEach((set) => {
+    assignValues(set.runningMean, values(rng, C));
+    assignValues(set.runningVar, values(rng, C).map((v) => 1.5 + v));
+  });
+  const before = await Promise.all(layer.bn.sets.map(async (s) => [await s.runningMean.toArray(), await s.runningVar.toArray()]));
+  const x = values(rng, N * C * H * W).map((v, i) => v + (i % 5));
+  scope(() => layer.forward(tensor(x, [N, C, H, W])));
+  const after = await Promise.all(layer.bn.sets.map(async (s) => [await s.runningMean.toArray(), await s.runningVar.toArray()]));
+  await useBackend('cpu');
+  return { x, shape: [N, C, H, W], before, after, tracked: layer.bn.sets.map((s) => s.numBatchesTracked.value) };
+}
+
+/** PyTorch's rule, worked in Float64 from the input. */
+function expectedRunning({ x, shape: [N, C, H, W], before }: Awaited<ReturnType<typeof runningStatisticsAfterForward>>): number[][][] {
+  const count = N * H * W;
+  const mean = Array.from({ length: C }, (_, c) => {
+    let s = 0;
+    for (let n = 0; n < N; n++) for (let i = 0; i < H * W; i++) s += x[(n * C + c) * H * W + i];
+    return s / count;
+  });
+  const unbiased = Array.from({ length: C }, (_, c) => {
+    let s = 0;
+    for (let n = 0; n < N; n++) for (let i = 0; i < H * W; i++) s += (x[(n * C + c) * H * W + i] - mean[c]) ** 2;
+    return s / (count - 1);
+  });
+  const m = BN_MOMENTUM;
+  return before.map(([runningMean, runningVar]) => [
+    Array.from(runningMean, (v, c) => (1 - m) * v + m * mean[c]),
+    Array.from(runningVar, (v, c) => (1 - m) * v + m * unbiased[c]),
+  ]);
+}
+
+async function checkRunningStatistics(t: Test, backend: BackendName, tolerance: number): Promise<void> {
+  const result = await runningStatisticsAfterForward(backend);
+  const expected = expectedRunning(result);
+  result.after.forEach(([mean, variance], k) => {
+    const error = Math.max(maxRelativeError(mean, expected[k][0]), maxRelativeError(variance, expected[k][1]));
+    t.ok(error <= tolerance, `set ${k}: running_mean and running_var within ${error.toExponential(2)} of PyTorch's rule from its own values`);
+  });
+  t.same(result.tracked, [1, 1, 1], 'num_batches_tracked counts the batch in every set');
+}
+
+t.test('CPU: the fused mix equals its composite specification', async (t) => checkMixAgainstComposite(t, 'cpu', 1e-12));
+t.test('CPU: every set of running statistics takes the batch from its own values', async (t) => checkRunningStatistics(t, 'cpu', 1e-12));
+
+t.test('WebGPU', async (t) => {
+  if (!(await withGpu(t))) return;
+
+  await t.test('the fused mix equals its composite specification', async (t) => {
+    await useBackend('webgpu');
+    await checkMixAgainstComposite(t, 'webgpu', 1e-6);
+    await useBackend('cpu');
+  });
+
+  await t.test('every set of running statistics takes the batch from its own values', async (t) => checkRunningStatistics(t, 'webgpu', 1e-6));
+
+  await t.test('commands: one dispatch for the mix and one for its gradients, no copies', async (t) => {
+    await useBackend('webgpu');
+    const rt = gpuRuntime();
+    scope(() => {
+      const a = tensor([0.2, 0.3, 0.5, 0.1, 0.1, 0.8], [2, 1, 3], { requiresGrad: true });
+      const params = [0, 1, 2].map((k) => tensor([k, k + 1, k + 2, k + 3], [4], { requiresGrad: true }));
+      const count = (record: () => void) => {
+        const [dispatches, copies] = [rt.dispatchCount, rt.copyCount];
+        record();
+        return [rt.dispatchCount - dispatches, rt.copyCount - copies];
+      };
+      let out: Tensor | undefined;
+      t.same(count(() => (out = mixAffine(a, params))), [1, 0], 'forward');
+      const grad = tensor([1, 2, 3, 4, 5, 6, 7, 8], [2, 4]);
+      t.same(count(() => out!.node!.backward(grad)), [1, 0], 'backward: da and the three dp_k');
+    });
+    await useBackend('cpu');
+  });
+
+  await t.test('running statistics: one dispatch per as many sets as the adapter binds', async (t) => {
+    await useBackend('webgpu');
+    const rt = gpuRuntime();
+    const perDispatch = Math.floor((rt.adapter.limits.maxStorageBuffersPerShaderStage - 2) / 2);
+    const setCount = perDispatch + 2; // more than one dispatch holds
+    const rng = new Random(5);
+    const C = 300;
+    const initial = Array.from({ length: setCount }, () => [values(rng, C), values(rng, C).map((v) => 2 + v)]);
+    const [batchMean, batchVariance] = [values(rng, C), values(rng, C).map((v) => 1 + v)];
+    const results: number[][][][] = [];
+    for (const backend of ['cpu', 'webgpu'] as const) {
+      await scope(async () => {
+        const sets = initial.map(([m, v]) => ({ mean: tensor(m, [C], { backend }), variance: tensor(v, [C], { backend }) }));
+        const dispatches = backend === 'webgpu' ? rt.dispatchCount : 0;
+        updateRunningStatistics(sets, tensor(batchMean, [C], { backend }), tensor(batchVariance, [C], { backend }), 12, 0.1);
+        if (backend === 'webgpu') t.equal(rt.dispatchCount - dispatches, 2, `${setCount} sets, ${perDispatch} a dispatch: two dispatches`);
+        results.push(await Promise.all(sets.map(async (s) => [Array.from(await s.mean.toArray()), Array.from(await s.variance.toArray())])));
+      });
+    }
+    const error = Math.max(...results[0].flatMap((set, k) => set.map((v, i) => maxRelativeError(results[1][k][i], v))));
+    t.ok(error <= 1e-6, `every set within ${error.toExponential(2)} of the CPU`);
+    await useBackend('cpu');
+  });
+});
