@@ -2,6 +2,7 @@
 import type { Parsed, OptionTable } from '../args.ts';
 import type { Binding, WebGpuRuntime } from '../../engine/webgpu/runtime.ts';
 import type { KernelLaunch } from '../../engine/webgpu/launch.ts';
+import { bindSplitPlan, type SplitPlan } from '../../engine/webgpu/split-plan.ts';
 
 export interface Benchmark {
   name: string;
@@ -28,6 +29,26 @@ export async function timeKernel(rt: WebGpuRuntime, launch: KernelLaunch, bindin
     const seconds = (performance.now() - start) / 1000;
     if (seconds >= minSeconds || repeats >= 1024) return seconds / repeats;
   }
+}
+
+/** Launches in dispatch order with their bindings: one pass as the op records it. */
+export type Timed = Array<[KernelLaunch, Binding[]]>;
+
+/**
+ * A plan's launches bound as the op binds them (engine/webgpu/split-plan.ts). A scratch buffer is
+ * acquired here and pushed onto `held`, for the caller to release.
+ */
+export function bindPlan(rt: WebGpuRuntime, plan: SplitPlan, inputs: GPUBuffer[], output: GPUBuffer, held: GPUBuffer[], sumInputs: GPUBuffer[] = []): Timed {
+  const scratch = plan.launches.length > 1 ? rt.pool.acquire(plan.scratchFloats * 4, 'bench split-K partials') : undefined;
+  if (scratch) held.push(scratch);
+  return bindSplitPlan(plan, inputs, output, scratch, sumInputs);
+}
+
+/** Seconds per run of a pass's launches (a split pass and its sum together). */
+export async function timeLaunches(rt: WebGpuRuntime, launches: Timed, minSeconds: number, warmUp: boolean): Promise<number> {
+  let total = 0;
+  for (const [launch, bindings] of launches) total += await timeKernel(rt, launch, bindings, minSeconds / launches.length, warmUp);
+  return total;
 }
 
 /** A fixed-width table with right-aligned numbers. */

@@ -11,7 +11,7 @@ import { Random } from '../../engine/random.ts';
 import type { KernelLaunch } from '../../engine/webgpu/launch.ts';
 import type { WebGpuRuntime } from '../../engine/webgpu/runtime.ts';
 import { numberOption } from '../args.ts';
-import { formatTable, timeKernel, type Benchmark } from './benchmark.ts';
+import { bindPlan, formatTable, timeKernel, timeLaunches, type Benchmark, type Timed } from './benchmark.ts';
 import { chooseLayers } from './layer-shapes.ts';
 import { describeKernelChoice } from '../../engine/webgpu/kernel-plan.ts';
 
@@ -23,15 +23,6 @@ function randomBuffer(rt: WebGpuRuntime, floats: number, seed: number): GPUBuffe
 }
 
 const REFERENCE_SIDE = 2048;
-type Timed = Array<[KernelLaunch, GPUBuffer[]]>;
-
-/** Seconds per run of a list of launches (the weight gradient's split-K pass and its sum). */
-async function timeLaunches(rt: WebGpuRuntime, launches: Timed, minSeconds: number, warmUp: boolean): Promise<number> {
-  let total = 0;
-  for (const [launch, bindings] of launches) total += await timeKernel(rt, launch, bindings, minSeconds / launches.length, warmUp);
-  return total;
-}
-
 /**
  * Seconds per run of a pass and of the reference matmul, timed in turn for `rounds` rounds; the
  * fastest round of each is the one least disturbed by the rest of the machine. Each timing spans at
@@ -66,8 +57,8 @@ export const benchmark: Benchmark = {
     const results = [];
     const square = REFERENCE_SIDE * REFERENCE_SIDE;
     const referenceBuffers = [randomBuffer(rt, square, 5), randomBuffer(rt, square, 6), rt.pool.acquire(square * 4, 'bench reference c')];
-    const reference: Timed = [[planMatmul({ M: REFERENCE_SIDE, N: REFERENCE_SIDE, K: REFERENCE_SIDE }, rt.kernels),
-      [referenceBuffers[0], referenceBuffers[1], rt.placeholder, referenceBuffers[2]]]];
+    const reference = bindPlan(rt, planMatmul({ M: REFERENCE_SIDE, N: REFERENCE_SIDE, K: REFERENCE_SIDE }, rt.kernels),
+      [referenceBuffers[0], referenceBuffers[1], rt.placeholder], referenceBuffers[2], referenceBuffers, [rt.placeholder]);
     for (const l of chooseLayers(values.layers)) {
       const p: Conv2dProblem = { N, Ci: l.inChannels, H: l.size, W: l.size, Co: l.outChannels, KH: 3, KW: 3, stride: 1, pad: 1, hasBias: true, activation: 'none', slope: 0 };
       const x = randomBuffer(rt, N * p.Ci * l.size * l.size, 1);
@@ -76,14 +67,11 @@ export const benchmark: Benchmark = {
       const y = randomBuffer(rt, N * p.Co * l.size * l.size, 4);
       const dx = rt.pool.acquire(N * p.Ci * l.size * l.size * 4, 'bench dx');
       const dw = rt.pool.acquire(p.Co * p.Ci * 9 * 4, 'bench dw');
-      const plan = planConv2dBackwardWeight(p, rt.kernels);
-      const scratch = rt.pool.acquire(Math.max(plan.scratchFloats, 4) * 4, 'bench scratch');
-      const weightLaunches: Timed =
-        plan.launches.length === 1 ? [[plan.launches[0], [x, y, dw]]] : [[plan.launches[0], [x, y, scratch]], [plan.launches[1], [scratch, dw]]];
+      const held = [x, w, bias, y, dx, dw];
       const passes: Array<{ pass: string; tiled: Timed; naive: [KernelLaunch, GPUBuffer[]] }> = [
-        { pass: 'forward', tiled: [[planConv2dForward(p, rt.kernels), [x, w, bias, y]]], naive: [conv2dNaiveForwardLaunch(p), [x, w, bias, y]] },
-        { pass: 'grad input', tiled: [[planConv2dBackwardInput(p, rt.kernels), [y, w, dx]]], naive: [conv2dNaiveBackwardInputLaunch(p), [y, w, dx]] },
-        { pass: 'grad weight', tiled: weightLaunches, naive: [conv2dNaiveBackwardWeightLaunch(p), [x, y, dw]] },
+        { pass: 'forward', tiled: bindPlan(rt, planConv2dForward(p, rt.kernels), [x, w, bias], y, held), naive: [conv2dNaiveForwardLaunch(p), [x, w, bias, y]] },
+        { pass: 'grad input', tiled: bindPlan(rt, planConv2dBackwardInput(p, rt.kernels), [y, w], dx, held), naive: [conv2dNaiveBackwardInputLaunch(p), [y, w, dx]] },
+        { pass: 'grad weight', tiled: bindPlan(rt, planConv2dBackwardWeight(p, rt.kernels), [x, y], dw, held), naive: [conv2dNaiveBackwardWeightLaunch(p), [x, y, dw]] },
       ];
       const flops = 2 * N * p.Co * p.Ci * 9 * l.size * l.size;
       for (const { pass, tiled, naive } of passes) {
@@ -99,7 +87,7 @@ export const benchmark: Benchmark = {
         });
         process.stderr.write(`  layer ${l.layer} ${pass}: ${(naiveSeconds / tiledSeconds).toFixed(1)}x\n`);
       }
-      for (const b of [x, w, bias, y, dx, dw, scratch]) rt.pool.release(b);
+      for (const b of held) rt.pool.release(b);
     }
     for (const b of referenceBuffers) rt.pool.release(b);
     if (!values.json) {

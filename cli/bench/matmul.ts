@@ -4,7 +4,7 @@
 import { gpuRuntime } from '../../engine/backend.ts';
 import { matmulNaiveLaunch, planMatmul, type MatmulProblem } from '../../engine/ops/matmul-launch.ts';
 import { Random } from '../../engine/random.ts';
-import { formatTable, timeKernel, type Benchmark } from './benchmark.ts';
+import { bindPlan, formatTable, timeKernel, timeLaunches, type Benchmark } from './benchmark.ts';
 import { describeKernelChoice } from '../../engine/webgpu/kernel-plan.ts';
 
 interface Shape {
@@ -47,17 +47,17 @@ export const benchmark: Benchmark = {
       rt.upload(a, randomBuffer(M * K, 1));
       rt.upload(b, randomBuffer(K * N, 2));
       rt.upload(bias, randomBuffer(N, 3));
-      const bindings = [a, b, bias, c];
-      const launch = planMatmul(problem, rt.kernels);
-      const tiled = await timeKernel(rt, launch, bindings);
+      const held = [a, b, bias, c];
+      const plan = bindPlan(rt, planMatmul(problem, rt.kernels), [a, b, bias], c, held, [bias]);
+      const tiled = await timeLaunches(rt, plan, 0.5, true);
       // The naive kernel at 2048^3 takes tens of seconds: time it once.
-      const naive = await timeKernel(rt, matmulNaiveLaunch(problem), bindings, 0);
-      for (const buffer of bindings) rt.pool.release(buffer);
+      const naive = await timeKernel(rt, matmulNaiveLaunch(problem), [a, b, bias, c], 0);
+      for (const buffer of held) rt.pool.release(buffer);
       const flops = 2 * M * N * K;
       const bytes = 4 * (M * K + K * N + M * N);
       results.push({
         shape: name, M, N, K,
-        kernel: launch.kernel,
+        kernel: plan.map(([launch]) => launch.kernel).join(' + '),
         tiledMs: tiled * 1e3, naiveMs: naive * 1e3,
         tiledGflops: flops / tiled / 1e9, naiveGflops: flops / naive / 1e9,
         tiledGBps: bytes / tiled / 1e9,

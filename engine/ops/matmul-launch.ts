@@ -3,9 +3,10 @@
 // shaders/matmul_naive.wgsl): from a problem's shapes and the adapter's traits and limits to
 // KernelLaunches, with no GPU objects, so it is testable without a device.
 
-import { ELEMENTWISE_WORKGROUP_SIZE, MAX_WORKGROUPS_PER_DIMENSION, elementwiseGrid } from '../webgpu/grid.ts';
+import { ELEMENTWISE_WORKGROUP_SIZE, FILL_WORKGROUPS, MAX_WORKGROUPS_PER_DIMENSION, elementwiseGrid } from '../webgpu/grid.ts';
 import { DEFAULT_KERNEL_LIMITS, type KernelChoice, type KernelLimits } from '../webgpu/kernel-plan.ts';
 import { type KernelLaunch, ceilDiv, defineUniformStruct } from '../webgpu/launch.ts';
+import type { SplitPlan } from '../webgpu/split-plan.ts';
 
 /**
  * C[z] = op(A[z]) · op(B[z]) (+ bias[N] broadcast along rows) (then optional LeakyReLU), z < batch.
@@ -75,7 +76,7 @@ export function chooseMatmulTiling(p: MatmulProblem): MatmulTiling {
 /**
  * The hardware plan's register blocks for M > 8 on shaders/matmul.wgsl, most reuse first; TILE_K
  * follows K and the adapter's workgroup memory (hardwareTiling). A problem takes the first that,
- * split along K if need be, gives TARGET_WORKGROUPS; smaller blocks exist for the passes whose
+ * split along K if need be, gives FILL_WORKGROUPS; smaller blocks exist for the passes whose
  * output is too small for 128 x 128 tiles and whose K is too short to split much (fc2's, 196 wide).
  */
 export const HARDWARE_BLOCKS = [
@@ -114,49 +115,41 @@ export interface MatmulSplit {
 
 const wholeK = (p: MatmulProblem): MatmulSplit => ({ splits: 1, splitLength: p.K });
 
-/**
- * Workgroups a pass should have to fill a large GPU: two per multiprocessor of an H100 (132), so
- * each has a second workgroup to switch to while the first waits on memory.
- */
-export const TARGET_WORKGROUPS = 264;
 
 /**
  * The op's launches for a problem: one, binding (a, b, bias, c); or, where the hardware plan splits
  * K, the partial products binding (a, b, bias, scratch) and their sum binding (scratch, bias, c).
  */
-export interface MatmulPlan {
-  launches: KernelLaunch[];
-  /** Floats of scratch the partial products take, [splits, batch, M, N]; 0 with one split. */
-  scratchFloats: number;
+export interface MatmulPlan extends SplitPlan {
+  /** With a split, scratchFloats holds the partial products, [splits, batch, M, N]. */
   splits: number;
   splitLength: number;
 }
 
 /**
- * The launch for a problem under a kernel plan: the software plan (a CPU rasteriser with fixed-size
+ * What the op dispatches under a kernel plan: the software plan (a CPU rasteriser with fixed-size
  * subgroups) takes the subgroup-broadcast kernel wherever the problem's alignment allows it (2-3x
- * the workgroup-memory tiling there, and 10-20x the naive kernel); otherwise the workgroup-memory
- * tiling; the naive plan one output per invocation. The hardware plan's launch here computes C in
- * one dispatch, with the kernel and tiles planMatmulLaunches would take: what cli/bench times;
- * the op itself runs planMatmulLaunches, which may split K.
+ * the workgroup-memory tiling there, and 10-20x the naive kernel), otherwise the workgroup-memory
+ * tiling; the naive plan one output per invocation; the hardware plan a tiling sized from the
+ * adapter's limits, split over K (partial products, then their sum) where the output tiles alone
+ * are too few to fill a large GPU.
  */
-export function planMatmul(p: MatmulProblem, kernels: KernelChoice): KernelLaunch {
+export function planMatmul(p: MatmulProblem, kernels: KernelChoice): MatmulPlan {
+  if (kernels.plan !== 'hardware') return { launches: [untiledOrSoftware(p, kernels)], scratchFloats: 0, ...wholeK(p) };
+  const { kernel, split } = chooseHardwarePlan(p, kernels.limits ?? DEFAULT_KERNEL_LIMITS);
+  const partials = kernel.launch(split);
+  if (split.splits === 1) return { launches: [partials], scratchFloats: 0, ...split };
+  return { launches: [partials, matmulSumSplitsLaunch(p, split.splits)], scratchFloats: split.splits * (p.batch ?? 1) * p.M * p.N, ...split };
+}
+
+/** The naive or software plan's single launch. */
+function untiledOrSoftware(p: MatmulProblem, kernels: KernelChoice): KernelLaunch {
   if (kernels.plan === 'naive') return matmulNaiveLaunch(p);
-  if (kernels.plan === 'hardware') return chooseHardwarePlan(p, kernels.limits ?? DEFAULT_KERNEL_LIMITS).kernel.launch(wholeK(p));
   if (kernels.subgroupSize !== undefined) {
     const launch = matmulSubgroupLaunch(p, kernels.subgroupSize);
     if (launch) return launch;
   }
   return matmulLaunch(p, chooseMatmulTiling(p));
-}
-
-/** What the op dispatches: planMatmul's launch, or under the hardware plan a split-K pair where the output tiles alone are too few. */
-export function planMatmulLaunches(p: MatmulProblem, kernels: KernelChoice): MatmulPlan {
-  if (kernels.plan !== 'hardware') return { launches: [planMatmul(p, kernels)], scratchFloats: 0, ...wholeK(p) };
-  const { kernel, split } = chooseHardwarePlan(p, kernels.limits ?? DEFAULT_KERNEL_LIMITS);
-  const partials = kernel.launch(split);
-  if (split.splits === 1) return { launches: [partials], scratchFloats: 0, ...split };
-  return { launches: [partials, matmulSumSplitsLaunch(p, split.splits)], scratchFloats: split.splits * (p.batch ?? 1) * p.M * p.N, ...split };
 }
 
 /** A kernel and tiling the hardware plan may take: its output tiles per matrix, and how finely it may cut K. */
@@ -196,7 +189,7 @@ function hardwareKernels(p: MatmulProblem, limits: KernelLimits): HardwareKernel
 }
 
 /**
- * The first kernel that reaches TARGET_WORKGROUPS, with the split that gets it there; where none
+ * The first kernel that reaches FILL_WORKGROUPS, with the split that gets it there; where none
  * does (a tiny matmul), the one with the most workgroups, and of those the smallest tiles (the
  * least padding).
  */
@@ -205,27 +198,27 @@ function chooseHardwarePlan(p: MatmulProblem, limits: KernelLimits): { kernel: H
   for (const kernel of hardwareKernels(p, limits)) {
     const split = chooseSplit(p, kernel, limits);
     const workgroups = kernel.tiles * (p.batch ?? 1) * split.splits;
-    if (workgroups >= TARGET_WORKGROUPS) return { kernel, split };
+    if (workgroups >= FILL_WORKGROUPS) return { kernel, split };
     if (!best || workgroups >= best.workgroups) best = { kernel, split, workgroups };
   }
   return best!;
 }
 
 /**
- * How to cut K so that tiles x batch x splits reaches TARGET_WORKGROUPS: no cut where the tiles
+ * How to cut K so that tiles x batch x splits reaches FILL_WORKGROUPS: no cut where the tiles
  * already do; otherwise the longest slices (multiples of the kernel's granularity, at least its
  * minimum) that give enough splits, within what the scratch buffer ([splits, batch, M, N], bound
- * whole) allows. The grid's z, batch x splits, stays within a few times TARGET_WORKGROUPS, far below
+ * whole) allows. The grid's z, batch x splits, stays within a few times FILL_WORKGROUPS, far below
  * 65535: a batch that needs splits is smaller than it, and rounding the slices down at most doubles
  * the splits wanted.
  */
 function chooseSplit(p: MatmulProblem, kernel: HardwareKernel, limits: KernelLimits): MatmulSplit {
   const batch = p.batch ?? 1;
   const perSplit = kernel.tiles * batch;
-  if (perSplit >= TARGET_WORKGROUPS) return wholeK(p);
+  if (perSplit >= FILL_WORKGROUPS) return wholeK(p);
   const allowed = Math.max(1, Math.floor(limits.maxStorageBufferBindingSize / (4 * batch * p.M * p.N)));
   const g = kernel.granularity;
-  const wanted = Math.min(ceilDiv(TARGET_WORKGROUPS, perSplit), allowed);
+  const wanted = Math.min(ceilDiv(FILL_WORKGROUPS, perSplit), allowed);
   // Rounding the slices down gives at least `wanted` splits; the last may be short, which leaves the
   // longest slice, the one the pass waits for, no longer than an even cut would.
   let splitLength = Math.max(kernel.minSplitLength, g * Math.floor(p.K / (wanted * g)));

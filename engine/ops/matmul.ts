@@ -7,7 +7,8 @@
 // transpose is ever materialised: e.g. with transA, dA = (dA')ᵀ = B' · Gᵀ.
 import { formatShape, type Shape } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
-import { planMatmulLaunches, type MatmulProblem } from './matmul-launch.ts';
+import { planMatmul, type MatmulProblem } from './matmul-launch.ts';
+import { dispatchSplitPlan } from '../webgpu/split-plan.ts';
 import { apply, defineOp } from './op.ts';
 import { sum, sumTo } from './reduce.ts';
 import type { OpWitness } from './witness.ts';
@@ -66,18 +67,9 @@ export const matmulOp = defineOp<MatmulAttrs>({
   },
   webgpu: (rt, [a, b, bias], [c], attrs) => {
     const p = problem([a.shape, b.shape, bias?.shape].filter((s): s is Shape => s !== undefined), attrs);
-    const plan = planMatmulLaunches(p, rt.kernels);
     const biasBuffer = bias?.buffer ?? rt.placeholder;
-    if (plan.launches.length === 1) {
-      rt.dispatch(plan.launches[0], [a.buffer, b.buffer, biasBuffer, c.buffer]);
-      return;
-    }
-    // Split-K: the partial products live only between these two dispatches; the pool may hand the
-    // buffer to a later dispatch of the same submit, which runs after both.
-    const scratch = rt.pool.acquire(plan.scratchFloats * 4, 'matmul split-K partials');
-    rt.dispatch(plan.launches[0], [a.buffer, b.buffer, biasBuffer, scratch]);
-    rt.dispatch(plan.launches[1], [scratch, biasBuffer, c.buffer]);
-    rt.pool.release(scratch);
+    // A split pass adds the bias (and applies the activation) once, in the sum of its slices.
+    dispatchSplitPlan(rt, planMatmul(p, rt.kernels), [a.buffer, b.buffer, biasBuffer], c.buffer, 'matmul', [biasBuffer]);
   },
   backward: ({ grad: g, inputs: [a, b, bias], attrs: { transA, transB }, needs }) => {
     let da: Tensor | null = null;

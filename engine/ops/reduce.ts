@@ -2,7 +2,7 @@
 // broadcast). sum's backward is broadcastTo and broadcastTo's is sumTo, so each is two lines.
 import { broadcastShapes, broadcastStrides, formatShape, normaliseAxes, sameShape, sizeOf, stridesOf, type Shape } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
-import { elementwiseGrid, MAX_WORKGROUPS_PER_DIMENSION } from '../webgpu/grid.ts';
+import { elementwiseGrid, FILL_WORKGROUPS, MAX_WORKGROUPS_PER_DIMENSION } from '../webgpu/grid.ts';
 import { ceilDiv, defineUniformStruct, type KernelLaunch } from '../webgpu/launch.ts';
 import { scale } from './arith.ts';
 import { apply, defineOp } from './op.ts';
@@ -22,12 +22,11 @@ const SHORT_REDUCTION = 32;
  * few outputs (BatchNorm statistics and the convolution bias gradient over the 64 channels of the
  * model's first layer) one slice each would leave most of a large GPU idle: an H100 has 132
  * multiprocessors and wants two workgroups each. So each output's values are cut into slices until
- * outputs x slices reaches REDUCTION_TARGET_WORKGROUPS, but never into slices shorter than
+ * outputs x slices reaches FILL_WORKGROUPS, but never into slices shorter than
  * MIN_SPLIT_LENGTH, below which writing and combining a partial costs about as much as summing it.
  * The split applies under every kernel plan: it depends on nothing but the shapes, a CPU
  * rasteriser pays one small extra pass for it, and one path means every test runs it.
  */
-export const REDUCTION_TARGET_WORKGROUPS = 264;
 export const MIN_SPLIT_LENGTH = 4096;
 
 /**
@@ -38,7 +37,7 @@ export const MIN_SPLIT_LENGTH = 4096;
  * when length >= ceil(TARGET / outputs) * MIN_SPLIT_LENGTH.
  */
 export function splitReduction(outputs: number, length: number): { splits: number; longestSlice: number } {
-  const splits = Math.max(1, Math.min(ceilDiv(REDUCTION_TARGET_WORKGROUPS, outputs), Math.floor(length / MIN_SPLIT_LENGTH)));
+  const splits = Math.max(1, Math.min(ceilDiv(FILL_WORKGROUPS, outputs), Math.floor(length / MIN_SPLIT_LENGTH)));
   return { splits, longestSlice: ceilDiv(length, splits) };
 }
 

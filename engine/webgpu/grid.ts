@@ -3,6 +3,13 @@
 // index. Two layouts are in use, each with the workgroup size its shaders declare.
 import { ceilDiv } from './launch.ts';
 
+/**
+ * Workgroups a pass should reach to fill a large GPU: two per multiprocessor of an H100 (132), so
+ * that each has a second workgroup to switch to while the first waits on memory. The hardware
+ * plan's splits (convolution, matmul) and the reductions' slices aim at it.
+ */
+export const FILL_WORKGROUPS = 264;
+
 /** WebGPU's default maxComputeWorkgroupsPerDimension, which every adapter offers. */
 export const MAX_WORKGROUPS_PER_DIMENSION = 65535;
 

@@ -8,7 +8,8 @@
 // per multiprocessor of an H100) are reached whenever length >= ceil(264 / outputs) * 4096.
 import t from 'tap';
 import { batchNormBackwardSumsLaunch, batchNormStatsLaunches, BN_EPS } from '../../engine/ops/batch-norm.ts';
-import { MIN_SPLIT_LENGTH, REDUCTION_TARGET_WORKGROUPS, splitReduction, sumLaunches } from '../../engine/ops/reduce.ts';
+import { MIN_SPLIT_LENGTH, splitReduction, sumLaunches } from '../../engine/ops/reduce.ts';
+import { FILL_WORKGROUPS } from '../../engine/webgpu/grid.ts';
 import type { KernelLaunch } from '../../engine/webgpu/launch.ts';
 import { FULL_CHANNELS, INPUT_SIZE } from '../../models/vanilla-cnn.ts';
 
@@ -28,10 +29,10 @@ t.test('the split rule: slices of at least MIN_SPLIT_LENGTH, the target reached 
       t.ok(splits >= 1 && Number.isInteger(splits), `${label}: a whole number of slices`);
       t.equal(longestSlice, Math.ceil(length / splits), `${label}: slices differ by one value at most`);
       if (splits > 1) t.ok(Math.floor(length / splits) >= MIN_SPLIT_LENGTH, `${label}: none shorter than ${MIN_SPLIT_LENGTH}`);
-      const allowed = length >= Math.ceil(REDUCTION_TARGET_WORKGROUPS / outputs) * MIN_SPLIT_LENGTH;
-      if (allowed) t.ok(outputs * splits >= REDUCTION_TARGET_WORKGROUPS, `${label}: reaches ${REDUCTION_TARGET_WORKGROUPS} workgroups`);
+      const allowed = length >= Math.ceil(FILL_WORKGROUPS / outputs) * MIN_SPLIT_LENGTH;
+      if (allowed) t.ok(outputs * splits >= FILL_WORKGROUPS, `${label}: reaches ${FILL_WORKGROUPS} workgroups`);
       else t.equal(splits, Math.max(1, Math.floor(length / MIN_SPLIT_LENGTH)), `${label}: as many slices as the minimum length allows`);
-      t.ok(splits === 1 || outputs * (splits - 1) < REDUCTION_TARGET_WORKGROUPS, `${label}: no more slices than the target needs`);
+      t.ok(splits === 1 || outputs * (splits - 1) < FILL_WORKGROUPS, `${label}: no more slices than the target needs`);
     }
   }
 });
@@ -43,7 +44,7 @@ t.test('BatchNorm statistics reach the target at every layer of the full-size mo
     const label = `x[${N},${C},${side},${side}]`;
     t.equal(slices.kernel, 'batch_norm_stats');
     t.ok(covers(slices, C * plan.splits), `${label}: one workgroup per channel and slice`);
-    t.ok(count(slices) >= REDUCTION_TARGET_WORKGROUPS, `${label}: ${count(slices)} workgroups >= ${REDUCTION_TARGET_WORKGROUPS}`);
+    t.ok(count(slices) >= FILL_WORKGROUPS, `${label}: ${count(slices)} workgroups >= ${FILL_WORKGROUPS}`);
     t.ok(invocations(slices) >= 64, `${label}: ${invocations(slices)} invocations a workgroup`);
     if (plan.splits === 1) {
       t.equal(plan.launches.length, 1, `${label}: one pass, no scratch`);
@@ -68,7 +69,7 @@ t.test('the convolution bias gradient (sum over [0,2,3]) reaches the target at e
     const label = `dy[${N},${C},${side},${side}]`;
     t.equal(partials.kernel, 'sum', `${label}: a workgroup per channel and slice`);
     t.ok(covers(partials, C * plan.splits));
-    t.ok(count(partials) >= REDUCTION_TARGET_WORKGROUPS, `${label}: ${count(partials)} workgroups >= ${REDUCTION_TARGET_WORKGROUPS}`);
+    t.ok(count(partials) >= FILL_WORKGROUPS, `${label}: ${count(partials)} workgroups >= ${FILL_WORKGROUPS}`);
     t.ok(invocations(partials) >= 64, `${label}: ${invocations(partials)} invocations a workgroup`);
     if (plan.splits > 1) {
       t.equal(combine.kernel, 'sum_partials', `${label}: ${plan.splits} slices, then the combine`);
@@ -84,7 +85,7 @@ t.test("BatchNorm's backward sums, one workgroup per (sample, channel), already 
   for (const { N, C, side } of layerShapes) {
     const launch = batchNormBackwardSumsLaunch([N, C, side, side], { eps: BN_EPS, slope: 0.01 }, true);
     t.ok(covers(launch, N * C), `x[${N},${C},${side},${side}]: ${N * C} workgroups`);
-    t.ok(count(launch) >= REDUCTION_TARGET_WORKGROUPS);
+    t.ok(count(launch) >= FILL_WORKGROUPS);
   }
 });
 
@@ -95,6 +96,6 @@ t.test('short and few reductions keep one pass', async (t) => {
   t.same(sumLaunches([64, 2048], [0], 1).launches.map((l) => l.kernel), ['sum']);
   // One output of many values (a mean loss over a large tensor) is cut into up to 264 slices.
   const all = sumLaunches([64, 64, 128, 128], [0, 1, 2, 3], 1 / 67108864);
-  t.equal(all.splits, REDUCTION_TARGET_WORKGROUPS);
-  t.equal(count(all.launches[0]), REDUCTION_TARGET_WORKGROUPS);
+  t.equal(all.splits, FILL_WORKGROUPS);
+  t.equal(count(all.launches[0]), FILL_WORKGROUPS);
 });

@@ -8,11 +8,10 @@
 //   db[co]          = sum_{n,oh,ow}  dz[n,co,oh,ow]
 import { formatShape, type Shape } from '../../shape.ts';
 import type { Tensor } from '../../tensor.ts';
-import type { Binding, WebGpuRuntime } from '../../webgpu/runtime.ts';
+import { dispatchSplitPlan } from '../../webgpu/split-plan.ts';
 import { leakyReluBackwardOp } from '../arith.ts';
-import { planConv2dBackwardInputPass, planConv2dBackwardWeight, planConv2dForwardPass } from './plan.ts';
+import { planConv2dBackwardInput, planConv2dBackwardWeight, planConv2dForward } from './plan.ts';
 import { conv2dOutputSize, type Conv2dProblem } from './problem.ts';
-import type { Conv2dPassPlan } from './split-sums.ts';
 import { apply, defineOp } from '../op.ts';
 import { sum } from '../reduce.ts';
 import type { OpWitness } from '../witness.ts';
@@ -32,22 +31,6 @@ function problem(op: string, x: Shape, w: Shape, bias: Shape | undefined, a: Con
   return { N: x[0], Ci: x[1], H: x[2], W: x[3], Co: w[0], KH: w[2], KW: w[3], stride: a.stride, pad: a.pad, hasBias: !!bias, activation: a.activation, slope: a.slope };
 }
 
-/**
- * Records a pass: its one launch on (inputs, output), or its split partial results on (inputs,
- * scratch) and their sum on (scratch, output). The partials live only between these two
- * dispatches; the pool may hand the scratch to a later dispatch of the same submit, which runs
- * after both.
- */
-function dispatchPass(rt: WebGpuRuntime, plan: Conv2dPassPlan, inputs: Binding[], output: GPUBuffer, label: string): void {
-  if (plan.launches.length === 1) {
-    rt.dispatch(plan.launches[0], [...inputs, output]);
-    return;
-  }
-  const scratch = rt.pool.acquire(plan.scratchFloats * 4, `${label} partials`);
-  rt.dispatch(plan.launches[0], [...inputs, scratch]);
-  rt.dispatch(plan.launches[1], [scratch, output]);
-  rt.pool.release(scratch);
-}
 
 /** Calls f(h, w) for each tap of output (oh, ow) that lands inside the input, with its kernel offsets. */
 function forEachTap(p: Conv2dProblem, oh: number, ow: number, f: (ih: number, iw: number, kh: number, kw: number) => void): void {
@@ -80,7 +63,7 @@ export const conv2dBackwardInputOp = defineOp<Conv2dAttrs & { H: number; W: numb
   },
   webgpu: (rt, [dy, w], [dx], a) => {
     const p = problem('conv2d_backward_input', dx.shape, w.shape, undefined, a);
-    dispatchPass(rt, planConv2dBackwardInputPass(p, rt.kernels), [dy.buffer, w.buffer], dx.buffer, 'conv2d input-gradient');
+    dispatchSplitPlan(rt, planConv2dBackwardInput(p, rt.kernels), [dy.buffer, w.buffer], dx.buffer, 'conv2d input-gradient');
   },
 });
 
@@ -103,7 +86,7 @@ export const conv2dBackwardWeightOp = defineOp<Conv2dAttrs & { KH: number; KW: n
   },
   webgpu: (rt, [x, dy], [dw], a) => {
     const p = problem('conv2d_backward_weight', x.shape, dw.shape, undefined, a);
-    dispatchPass(rt, planConv2dBackwardWeight(p, rt.kernels), [x.buffer, dy.buffer], dw.buffer, 'conv2d weight-gradient');
+    dispatchSplitPlan(rt, planConv2dBackwardWeight(p, rt.kernels), [x.buffer, dy.buffer], dw.buffer, 'conv2d weight-gradient');
   },
 });
 
@@ -131,7 +114,7 @@ export const conv2dOp = defineOp<Conv2dAttrs>({
   },
   webgpu: (rt, [x, w, b], [y], a) => {
     const p = problem('conv2d', x.shape, w.shape, b?.shape, a);
-    dispatchPass(rt, planConv2dForwardPass(p, rt.kernels), [x.buffer, w.buffer, b?.buffer ?? rt.placeholder], y.buffer, 'conv2d forward');
+    dispatchSplitPlan(rt, planConv2dForward(p, rt.kernels), [x.buffer, w.buffer, b?.buffer ?? rt.placeholder], y.buffer, 'conv2d forward');
   },
   backward: ({ grad, inputs: [x, w, b], outputs: [y], attrs, needs }) => {
     const dz = attrs.activation === 'leaky_relu' ? apply(leakyReluBackwardOp, [y, grad], { slope: attrs.slope }) : grad;

@@ -6,7 +6,7 @@
 // or WebGPU's defaults without them. No GPU objects, so tile choice and workgroup coverage are
 // testable on any machine.
 
-import { MAX_WORKGROUPS_PER_DIMENSION, spreadWorkgroups } from '../../webgpu/grid.ts';
+import { FILL_WORKGROUPS, MAX_WORKGROUPS_PER_DIMENSION, spreadWorkgroups } from '../../webgpu/grid.ts';
 import { DEFAULT_KERNEL_LIMITS, type KernelLimits } from '../../webgpu/kernel-plan.ts';
 import { type KernelLaunch, ceilDiv } from '../../webgpu/launch.ts';
 import { checkProblem, type Conv2dProblem, conv2dUniforms, shapes } from './problem.ts';
@@ -27,7 +27,7 @@ export interface GemmTiles {
 /**
  * What a launch may be given beyond the problem: its tiles (else chosen for the shape), the
  * adapter's limits (else WebGPU's defaults), and its number of splits of the reduction (else enough
- * to reach TARGET_WORKGROUPS; an explicit count is kept to whole k steps and the scratch cap).
+ * to reach FILL_WORKGROUPS; an explicit count is kept to whole k steps and the scratch cap).
  */
 export interface HardwareLaunchOptions {
   tiles?: GemmTiles;
@@ -73,8 +73,7 @@ function tileConstants(tiles: GemmTiles, p: Conv2dProblem): Record<string, numbe
 /**
  * The longest k step: each step costs two barriers, and 32 deep a 128x128 tile already spends them
  * on 32 rounds of multiply-adds, in 32 KiB of workgroup memory, so that several workgroups stay
- * resident on an H100 multiprocessor (228 KiB) beside their registers. 32 is also the most the
- * weight gradient's 32-invocation workgroups (64x32 tiles) stage at one k per invocation.
+ * resident on an H100 multiprocessor (228 KiB) beside their registers.
  */
 const MAX_TILE_K = 32;
 
@@ -108,9 +107,11 @@ function chooseTiles(M: number, N: number, limits: KernelLimits, stagedReduction
   }
   let tileK = MAX_TILE_K;
   while (tileK * (tileM + tileN) * 4 > limits.maxComputeWorkgroupStorageSize) tileK /= 2;
-  // A 32-wide side keeps 8 columns per invocation unless both are 32 wide, where 16 invocations
-  // would not divide a k step of 32 (the weight gradient stages one k per invocation).
-  return { tileM, tileN, tileK, threadM, threadN: tileN === 32 && tileM === 32 ? 4 : 8 };
+  // A 32-wide side takes 4x4 register blocks: with 8x8 a 64x32 tile (the first layer's weight
+  // gradient) would be 32 invocations, one warp, too few to hide a multiprocessor's memory waits;
+  // 4x4 keeps every such workgroup at 64 to 256 invocations, a multiple of a 32-deep k step.
+  if (tileM === 32 || tileN === 32) return { tileM, tileN, tileK, threadM: 4, threadN: 4 };
+  return { tileM, tileN, tileK, threadM, threadN: 8 };
 }
 
 /**
@@ -123,13 +124,6 @@ function wideBlocks(tiles: GemmTiles): GemmTiles {
   return tiles.tileM === 128 && tiles.tileN === 128 ? { ...tiles, threadN: 16 } : tiles;
 }
 
-/**
- * Workgroups a pass should reach: two per multiprocessor of an H100 (132), so that every
- * multiprocessor has work and a second workgroup to run while the first waits on memory. The output
- * tiles of the deep layers alone give 8 to 128 at batch 8; their reductions (576 to 18432) are long
- * enough to split.
- */
-export const TARGET_WORKGROUPS = 264;
 
 /**
  * The shortest split: writing and re-reading a partial result costs 8 bytes per output element,
@@ -152,7 +146,7 @@ function splitSteps(steps: number, tileK: number, count: number): ReductionSplit
 
 /**
  * The splits of a pass with `outputTiles` workgroups per split: at most the explicit count, or
- * enough to reach TARGET_WORKGROUPS with none shorter than MIN_SPLIT_LENGTH. Never more than one
+ * enough to reach FILL_WORKGROUPS with none shorter than MIN_SPLIT_LENGTH. Never more than one
  * scratch binding holds (MAX_BINDING_BYTES, or less where the adapter binds less) or than
  * `dimensionSplits` (what the grid dimension carrying the splits has room for).
  */
@@ -162,7 +156,7 @@ function chooseSplits(p: Conv2dProblem, pass: SplitPass, reduction: number, tile
   const maxSplits = Math.min(Math.floor(scratchBytes / 4 / passOutputFloats(p, pass)), dimensionSplits);
   const steps = ceilDiv(reduction, tileK);
   if (options.splits !== undefined) return splitSteps(steps, tileK, Math.max(1, Math.min(options.splits, maxSplits)));
-  const wanted = Math.max(1, Math.min(ceilDiv(TARGET_WORKGROUPS, outputTiles), maxSplits, Math.floor(steps / ceilDiv(MIN_SPLIT_LENGTH, tileK))));
+  const wanted = Math.max(1, Math.min(ceilDiv(FILL_WORKGROUPS, outputTiles), maxSplits, Math.floor(steps / ceilDiv(MIN_SPLIT_LENGTH, tileK))));
   const split = splitSteps(steps, tileK, wanted);
   // Equal splits may fall one short of `wanted` (576 steps in splits of 18 make 32, not 33); a
   // step less per split reaches it, and stays no shorter than the minimum since wanted allows it.

@@ -36,25 +36,15 @@ function untiledBackwardInput(p: Conv2dProblem, kernels: KernelChoice): KernelLa
 }
 
 /** Forward: one launch on (x, weight, bias, y), or (x, weight, bias, scratch) then (scratch, y). */
-export function planConv2dForwardPass(p: Conv2dProblem, kernels: KernelChoice): Conv2dPassPlan {
+export function planConv2dForward(p: Conv2dProblem, kernels: KernelChoice): Conv2dPassPlan {
   const untiled = untiledForward(p, kernels);
   return untiled ? onePass(untiled) : conv2dForwardLaunches(p, { limits: kernels.limits });
 }
 
 /** Input gradient: one launch on (dy, weight, dx), or (dy, weight, scratch) then (scratch, dx). */
-export function planConv2dBackwardInputPass(p: Conv2dProblem, kernels: KernelChoice): Conv2dPassPlan {
+export function planConv2dBackwardInput(p: Conv2dProblem, kernels: KernelChoice): Conv2dPassPlan {
   const untiled = untiledBackwardInput(p, kernels);
   return untiled ? onePass(untiled) : conv2dBackwardInputLaunches(p, { limits: kernels.limits });
-}
-
-/** The forward as one launch on (x, weight, bias, y), never split: for callers that bind a single launch. */
-export function planConv2dForward(p: Conv2dProblem, kernels: KernelChoice): KernelLaunch {
-  return untiledForward(p, kernels) ?? conv2dForwardLaunches(p, { limits: kernels.limits, splits: 1 }).launches[0];
-}
-
-/** The input gradient as one launch on (dy, weight, dx), never split: for callers that bind a single launch. */
-export function planConv2dBackwardInput(p: Conv2dProblem, kernels: KernelChoice): KernelLaunch {
-  return untiledBackwardInput(p, kernels) ?? conv2dBackwardInputLaunches(p, { limits: kernels.limits, splits: 1 }).launches[0];
 }
 
 /** Weight gradient: one launch on (x, dy, dw), or (x, dy, scratch) then (scratch, dw). */

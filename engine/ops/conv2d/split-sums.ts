@@ -5,6 +5,7 @@
 import { spreadWorkgroups, SPREAD_WORKGROUP_SIZE } from '../../webgpu/grid.ts';
 import { type KernelLaunch, ceilDiv, defineUniformStruct } from '../../webgpu/launch.ts';
 import { conv2dOutputSize, type Conv2dProblem } from './problem.ts';
+import type { SplitPlan } from '../../webgpu/split-plan.ts';
 
 /**
  * WebGPU's default maxStorageBufferBindingSize (and the most lavapipe binds): the cap on a split
@@ -13,15 +14,11 @@ import { conv2dOutputSize, type Conv2dProblem } from './problem.ts';
  */
 export const MAX_BINDING_BYTES = 128 * 1024 * 1024;
 
-export interface Conv2dPassPlan {
-  /**
-   * The launches in order. With one split there is one launch, binding the pass's inputs and its
-   * output. With more, the first binds the inputs and a scratch buffer and writes the partial
-   * results, the second binds (scratch, output) and adds them.
-   */
-  launches: KernelLaunch[];
-  /** Floats of scratch the partial results need: splits times the output's size, or 0 with one split. */
-  scratchFloats: number;
+/**
+ * A pass's launches (engine/webgpu/split-plan.ts): one, or the partial results then their sum,
+ * binding (scratch, output); scratchFloats is splits times the output's size.
+ */
+export interface Conv2dPassPlan extends SplitPlan {
   splits: number;
 }
 

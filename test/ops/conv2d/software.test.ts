@@ -50,10 +50,10 @@ t.test('subgroup convolution kernels match the Float64 CPU', async (t) => {
     const p = { ...c, KH: 3, KW: 3, stride: 1, pad: 1, hasBias: true, activation: 'leaky_relu' as const, slope: 0.01 };
     const label = `x[${c.N},${c.Ci},${c.H},${c.W}] -> ${c.Co}`;
     if (kernels.plan === 'software' && kernels.subgroupSize !== undefined) {
-      const forward = planConv2dForward(p, kernels);
+      const forward = planConv2dForward(p, kernels).launches[0]!;
       const expected = c.Ci <= 4 && c.W % 8 === 0 && c.H % 2 === 0 ? 'conv2d_forward_narrow' : 'conv2d_subgroup';
       t.equal(forward.kernel, expected, `${label}: forward by ${expected}`);
-      const input = planConv2dBackwardInput(p, kernels);
+      const input = planConv2dBackwardInput(p, kernels).launches[0]!;
       const expectedInput = c.Ci <= 4 && c.W % 8 === 0 ? 'conv2d_backward_input_narrow' : 'conv2d_subgroup';
       t.equal(input.kernel, expectedInput, `${label}: input gradient by ${expectedInput} ${JSON.stringify(input.unroll)}`);
       const weight = planConv2dBackwardWeight(p, kernels);
