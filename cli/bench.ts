@@ -6,10 +6,11 @@ import { benchmark as conv } from './bench/conv.ts';
 import { benchmark as loader } from './bench/loader.ts';
 import { benchmark as matmul } from './bench/matmul.ts';
 import { benchmark as sepbn } from './bench/sepbn.ts';
+import { benchmark as suite } from './bench/suite.ts';
 import { benchmark as train } from './bench/train.ts';
 import { backendOption, openBackend, runMain, UsageError } from './main.ts';
 
-const benchmarks: Benchmark[] = [matmul, conv, sepbn, train, loader];
+const benchmarks: Benchmark[] = [suite, matmul, conv, sepbn, train, loader];
 
 const name = process.argv[2];
 const chosen = benchmarks.find((b) => b.name === name);

@@ -55,7 +55,9 @@ let opened: Promise<{ device: GPUDevice; adapter: AdapterSummary }> | undefined;
 let openDevice: GPUDevice | undefined;
 
 function dawn(): GPU {
-  gpu ??= create([]);
+  // Timestamp queries are quantized by default (a browser's guard against timing attacks); a
+  // headless engine profiling its own kernels wants them exact.
+  gpu ??= create(['disable-dawn-features=timestamp_quantization']);
   return gpu;
 }
 

@@ -38,6 +38,7 @@ export function workgroupInvocations(launch: KernelLaunch): number {
     case 'matmul_skinny':
       return c.K_LANES * c.COL_QUADS;
     case 'sum':
+    case 'sum_short':
     case 'batch_norm_stats':
       return c.WORKGROUP_SIZE ?? 64;
     default:

@@ -16,7 +16,7 @@ import { formatTable, type Benchmark } from './benchmark.ts';
 import { LANDMARK_COUNT } from '../../data/topology.ts';
 import { describeKernelChoice } from '../../engine/webgpu/kernel-plan.ts';
 
-interface TrainMeasurement {
+export interface TrainMeasurement {
   model: ModelName;
   secondsPerStep: number;
   imagesPerSecond: number;
@@ -26,6 +26,8 @@ interface TrainMeasurement {
   copies: number;
   /** Host milliseconds to record and submit one step (JavaScript time, apart from the GPU's), mean of the timed steps. */
   recordMs: number;
+  /** The most GPU memory the network's weights, optimizer state and steps held at once (pool bytes). */
+  peakBytes: number;
   profiledStepMs: number;
   kernelMs: number;
   kernels: KernelTotal[];
@@ -57,8 +59,12 @@ async function countedStep(model: VanillaCnn, optimizer: Optimizer, batch: Landm
   return commands;
 }
 
-async function measure(name: ModelName, width: number, batchSize: number, steps: number, profileFile: string | undefined): Promise<TrainMeasurement> {
+export async function measure(name: ModelName, width: number, batchSize: number, steps: number, profileFile: string | undefined): Promise<TrainMeasurement> {
   const rt = gpuRuntime();
+  rt.pool.trim();
+  rt.pool.resetPeak();
+  // Networks timed earlier in the run still hold their weights: count from what is in use now.
+  const bytesBefore = rt.pool.bytesInUse;
   const model = buildModel(modelConfig(name, width, 1));
   const optimizer = createOptimizer('adam', model.namedParameters(), { lr: 1e-4 });
   const batch = randomBatch(batchSize);
@@ -83,6 +89,7 @@ async function measure(name: ModelName, width: number, batchSize: number, steps:
     dispatches,
     copies,
     recordMs: counted.reduce((a, c) => a + c.recordMs, 0) / steps,
+    peakBytes: rt.pool.peakBytesInUse - bytesBefore,
     profiledStepMs,
     kernelMs: kernels.reduce((a, k) => a + k.totalMs, 0),
     kernels,

@@ -17,6 +17,8 @@ export class BufferPool {
   readonly ids = new WeakMap<GPUBuffer, number>();
   bytesAllocated = 0;
   bytesInUse = 0;
+  /** The most bytes in use at once since the pool opened or resetPeak(): a run's GPU memory. */
+  peakBytesInUse = 0;
 
   constructor(private readonly device: GPUDevice, private readonly maxBindingBytes: number) {}
 
@@ -29,6 +31,7 @@ export class BufferPool {
     // Rounding up must not push a bindable tensor past the binding limit.
     const size = Math.min(sizeClass(bytes), this.maxBindingBytes);
     this.bytesInUse += size;
+    this.peakBytesInUse = Math.max(this.peakBytesInUse, this.bytesInUse);
     const reused = this.free.get(size)?.pop();
     if (reused) return reused;
     const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
@@ -43,6 +46,11 @@ export class BufferPool {
     const list = this.free.get(buffer.size);
     if (list) list.push(buffer);
     else this.free.set(buffer.size, [buffer]);
+  }
+
+  /** Starts a new peak from what is in use now. */
+  resetPeak(): void {
+    this.peakBytesInUse = this.bytesInUse;
   }
 
   /** Destroys the idle buffers (for example after a memory-hungry phase). */
