@@ -68,14 +68,70 @@ export function parseCommand(spec: CommandSpec, argv = process.argv.slice(2)): P
   return { values: parsed.values as Parsed['values'], positionals: parsed.positionals };
 }
 
-/** Reads a numeric option, exiting with a message that names the flag when it is not a number. */
+/** What a numeric flag accepts, and how to say so. */
+export interface NumberRule {
+  accepts: (n: number) => boolean;
+  /** Completes "--name expects ...". */
+  expects: string;
+}
+
+const positiveInteger: NumberRule = { accepts: (n) => Number.isInteger(n) && n >= 1, expects: 'a positive integer' };
+const positive: NumberRule = { accepts: (n) => n > 0, expects: 'a number above 0' };
+const nonNegative: NumberRule = { accepts: (n) => n >= 0, expects: 'a number >= 0' };
+
+/**
+ * The width divisors the Vanilla CNN accepts: every channel count (64..2048) and the fc1 width
+ * (2048) are multiples of 64, so the divisors of 64 are exactly the widths that leave whole
+ * channel counts (models/vanilla-cnn.ts stageChannels; the flags test holds the two together).
+ */
+export const WIDTH_DIVISORS = [1, 2, 4, 8, 16, 32, 64] as const;
+
+/**
+ * Every numeric flag of every command, by name: a flag means the same thing wherever it appears
+ * (--batch is a batch size, --width the width divisor), so one table checks them all where they
+ * are parsed.
+ */
+export const NUMBER_FLAGS: Record<string, NumberRule> = {
+  epochs: positiveInteger,
+  batch: positiveInteger,
+  'max-batches': positiveInteger,
+  batches: positiveInteger,
+  steps: positiveInteger,
+  rounds: positiveInteger,
+  top: positiveInteger,
+  workers: { accepts: (n) => Number.isInteger(n) && n >= 0, expects: 'an integer >= 0 (0: on the main thread)' },
+  width: {
+    accepts: (n) => (WIDTH_DIVISORS as readonly number[]).includes(n),
+    expects: `one of ${WIDTH_DIVISORS.join(', ')} (the channel counts 64..2048 are divided by it and must stay whole)`,
+  },
+  lr: positive,
+  'weight-decay': nonNegative,
+  warmup: nonNegative,
+  temperature: positive,
+  seed: { accepts: Number.isInteger, expects: 'an integer' },
+  count: { accepts: (n) => Number.isInteger(n) && n >= 2, expects: 'an integer of at least 2 (one face for each split)' },
+  size: positiveInteger,
+  'test-fraction': { accepts: (n) => n > 0 && n < 1, expects: 'a number strictly between 0 and 1' },
+};
+
+/** Why the text given for --name is not acceptable, or undefined when it is. */
+export function numberFlagProblem(name: string, raw: string): string | undefined {
+  const rule = NUMBER_FLAGS[name];
+  // A programming error, not a user's: every numeric flag must have its rule above.
+  if (!rule) throw new Error(`--${name} has no entry in NUMBER_FLAGS (cli/args.ts)`);
+  const n = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(n) || !rule.accepts(n)) return `--${name} expects ${rule.expects}, got "${raw}"`;
+  return undefined;
+}
+
+/** Reads a numeric option, exiting with a message that names the flag and what it accepts when the value is not acceptable. */
 export function numberOption(values: Parsed['values'], name: string): number | undefined {
   const raw = values[name];
   if (raw === undefined) return undefined;
-  const n = Number(raw);
-  if (typeof raw !== 'string' || raw.trim() === '' || !Number.isFinite(n)) {
-    process.stderr.write(`--${name} expects a number, got "${String(raw)}"\n`);
+  const problem = typeof raw === 'string' ? numberFlagProblem(name, raw) : `--${name} expects one number, got "${String(raw)}"`;
+  if (problem) {
+    process.stderr.write(`${problem}\n`);
     process.exit(2);
   }
-  return n;
+  return Number(raw);
 }

@@ -8,7 +8,7 @@ import { benchmark as matmul } from './bench/matmul.ts';
 import { benchmark as sepbn } from './bench/sepbn.ts';
 import { benchmark as suite } from './bench/suite.ts';
 import { benchmark as train } from './bench/train.ts';
-import { backendOption, openBackend, runMain, UsageError } from './main.ts';
+import { backendOptionDefaulting, openBackend, runMain, UsageError } from './main.ts';
 
 const benchmarks: Benchmark[] = [suite, matmul, conv, sepbn, train, loader];
 
@@ -28,7 +28,8 @@ if (!chosen) {
   const spec: CommandSpec = {
     usage: `node cli/bench.js ${chosen.name} [options]`,
     summary: chosen.summary,
-    options: { ...chosen.options, ...(chosen.options.backend ? {} : { backend: backendOption }) },
+    // Benchmarks time WebGPU kernels, so the backend defaults to webgpu outright, with no CPU fallback.
+    options: { ...chosen.options, ...(chosen.options.backend ? {} : { backend: backendOptionDefaulting('webgpu') }) },
   };
   const { values } = parseCommand(spec, process.argv.slice(3));
   runMain(async () => {

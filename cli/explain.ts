@@ -4,7 +4,7 @@ import { formatValues } from '../engine/format.ts';
 import { sepBnWalkthrough, WALKTHROUGH_DEFAULTS, type WalkStep } from '../engine/ops/sep-batch-norm/walkthrough.ts';
 import { useBackend } from '../engine/backend.ts';
 import { parseCommand } from './args.ts';
-import { backendOption, openBackend, runMain, UsageError } from './main.ts';
+import { backendOptionDefaulting, openBackend, runMain, UsageError } from './main.ts';
 
 const { values, positionals } = parseCommand({
   usage: 'node cli/explain.js sepbn [--backend webgpu|cpu] [--brief]',
@@ -15,7 +15,7 @@ const { values, positionals } = parseCommand({
     'differences taken at that intermediate. With --backend webgpu every value also comes from the GPU,\n' +
     'printed with its largest difference from the Float64 CPU reference. The maths: engine/ops/sep-batch-norm/derivation.md.',
   options: {
-    backend: { ...backendOption, default: 'cpu' },
+    backend: backendOptionDefaulting('cpu'),
     brief: { type: 'boolean', help: 'names, shapes and checks only, no values' },
   },
   allowPositionals: true,

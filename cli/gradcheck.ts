@@ -3,7 +3,7 @@
 import { checkAgainstFiniteDifferences, checkGpuAgainstCpu, formatCheckTable, type CheckRow } from '../engine/gradcheck.ts';
 import { registry } from '../engine/ops/registry.ts';
 import { parseCommand } from './args.ts';
-import { backendOption, openBackend, runMain, UsageError } from './main.ts';
+import { backendOptionDefaulting, openBackend, runMain, UsageError } from './main.ts';
 
 const { values } = parseCommand({
   usage: 'node cli/gradcheck.js [--op NAME] [--backend webgpu|cpu] [--json]',
@@ -12,7 +12,8 @@ const { values } = parseCommand({
     '(eps 1e-6, atol 1e-5, rtol 1e-3); with --backend webgpu also the GPU forward and backward against the CPU.',
   options: {
     op: { type: 'string', value: 'NAME', help: `only this op (one of: ${registry.map((w) => w.op).join(', ')})` },
-    backend: backendOption,
+    // Checking the WebGPU kernels is this command's point: no silent fallback to the CPU.
+    backend: backendOptionDefaulting('webgpu'),
     json: { type: 'boolean', help: 'print the rows as JSON' },
   },
 });

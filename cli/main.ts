@@ -1,18 +1,42 @@
 // How every command starts and ends: pick the backend, run, destroy the GPU device so the
 // process exits, and turn known failures (no adapter, bad input) into a message, not a trace.
 import { shutdown, useBackend } from '../engine/backend.ts';
-import { NoGpuError } from '../engine/device.ts';
+import { DRIVER_INSTALL_HINT, NoGpuError } from '../engine/device.ts';
 import type { BackendName } from '../engine/tensor.ts';
 import type { OptionSpec } from './args.ts';
 
+const BACKEND_HELP = 'where kernels run: WebGPU (Dawn) or the Float64 CPU reference';
+
+/**
+ * Without a default: an absent --backend means "WebGPU, or the CPU reference when there is no
+ * adapter", so a fresh machine without a Vulkan driver still runs the command.
+ */
 export const backendOption: OptionSpec = {
   type: 'string',
   value: 'webgpu|cpu',
-  default: 'webgpu',
-  help: 'where kernels run: WebGPU (Dawn) or the Float64 CPU reference',
+  help: `${BACKEND_HELP} (default: webgpu, or cpu with a notice when there is no WebGPU adapter)`,
 };
 
+/** --backend with a fixed default and no fallback, for commands whose point is one backend (benchmarks and checks of the WebGPU kernels). */
+export function backendOptionDefaulting(name: BackendName): OptionSpec {
+  return { type: 'string', value: 'webgpu|cpu', default: name, help: BACKEND_HELP };
+}
+
 export async function openBackend(value: unknown): Promise<BackendName> {
+  if (value === undefined) {
+    try {
+      await useBackend('webgpu');
+      return 'webgpu';
+    } catch (err) {
+      if (!(err instanceof NoGpuError)) throw err;
+      process.stderr.write(
+        `notice: no WebGPU adapter (${err.detail}); running on the CPU reference instead, several times slower. ` +
+          `For the GPU path, ${DRIVER_INSTALL_HINT}; --backend webgpu makes this an error.\n`,
+      );
+      await useBackend('cpu');
+      return 'cpu';
+    }
+  }
   if (value !== 'webgpu' && value !== 'cpu') throw new UsageError(`--backend must be webgpu or cpu, got "${String(value)}"`);
   await useBackend(value);
   return value;

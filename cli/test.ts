@@ -64,11 +64,24 @@ function print(scores: SetScore[]): void {
     process.stdout.write(JSON.stringify(scores.map(({ nmes: _nmes, ...s }) => s), null, 2) + '\n');
     return;
   }
-  const rows = scores.map((s) => [s.name, String(s.count), (100 * s.nme).toFixed(2), (100 * s.failureRate).toFixed(2), s.auc.toFixed(4)]);
-  const header = ['set', 'faces', 'NME %', 'FR@0.1 %', 'AUC@0.1'];
+  const percent = (v: number) => (v === Infinity ? 'inf' : (100 * v).toFixed(2));
+  // Columns for faces predicted as NaN or Infinity only when there are any, so a healthy network's table stays as it was.
+  const broken = scores.some((s) => s.nonFinite > 0);
+  const header = ['set', 'faces', 'NME %', 'FR@0.1 %', 'AUC@0.1', ...(broken ? ['non-finite', 'NME % of the finite'] : [])];
+  const rows = scores.map((s) => [
+    s.name,
+    String(s.count),
+    percent(s.nme),
+    (100 * s.failureRate).toFixed(2),
+    s.auc.toFixed(4),
+    ...(broken ? [String(s.nonFinite), s.nonFinite === s.count ? '-' : percent(s.finiteNme)] : []),
+  ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (r: string[]) => r.map((v, i) => (i === 0 ? v.padEnd(widths[i]) : v.padStart(widths[i]))).join('  ');
-  process.stdout.write([line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n') + '\n');
+  const note = broken
+    ? [`non-finite: faces whose predicted landmarks include NaN or Infinity; each makes the NME inf and counts as a failure in FR@0.1 and as beyond 0.1 in AUC@0.1.`]
+    : [];
+  process.stdout.write([line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line), ...note].join('\n') + '\n');
 }
 
 runMain(async () => {

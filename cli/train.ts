@@ -2,17 +2,18 @@
 // built-in synthetic faces, sized to finish in minutes on a software rasteriser and at full size
 // on a hardware GPU.
 import { writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { gpuRuntime } from '../engine/backend.ts';
 import { chromeTrace, kernelTotals, type KernelTiming } from '../engine/webgpu/profiler.ts';
 import { isModelName, MODEL_NAMES } from '../models/registry.ts';
 import { wflwRunData } from '../data/run-data.ts';
-import { isOptimizerKind, readRunCheckpoint, RunError, TrainingRun, type RunSettings } from '../models/run.ts';
+import { checkOutFolder, isOptimizerKind, readRunCheckpoint, RunError, TrainingRun, type RunSettings, type SavedRun } from '../models/run.ts';
 import { TRAINING_DEFAULTS } from '../nn/optim/optimizer.ts';
 import { numberOption, parseCommand } from './args.ts';
 import { resolveData } from './dataset.ts';
 import { backendOption, openBackend, runMain, UsageError } from './main.ts';
 import { formatSeconds, Progress } from './progress.ts';
+import { DivergenceError } from '../models/trainer.ts';
 
 const { values } = parseCommand({
   usage: 'node cli/train.js [options]',
@@ -20,31 +21,33 @@ const { values } = parseCommand({
     'Trains the Vanilla CNN (baseline), its SepBN version (sepbn) or a BatchNorm ablation (bn) for 98 WFLW\n' +
     'landmarks with the L1 loss. Without --data it uses the built-in synthetic faces. Each epoch it scores\n' +
     'the test set, appends a line to OUT/log.jsonl and saves OUT/last.safetensors (weights with PyTorch names)\n' +
-    'and OUT/last.optim.safetensors; Ctrl-C saves and exits; --resume continues exactly where a run stopped.',
+    'and OUT/last.optim.safetensors; Ctrl-C saves and exits; --resume continues exactly where a run stopped.\n' +
+    'A new run refuses an OUT that holds a run (a log or a checkpoint) unless given --overwrite.',
   options: {
     data: { type: 'string', value: 'DIR', help: 'prepared WFLW256 folder (train.txt, test.txt, test_*.txt from cli/prepare.js)' },
-    model: { type: 'string', value: MODEL_NAMES.join('|'), default: 'sepbn', help: 'which network' },
+    model: { type: 'string', value: MODEL_NAMES.join('|'), help: 'which network (default: sepbn)' },
     width: { type: 'string', value: 'W', help: 'width divisor (default: 1 on a hardware GPU, 16 on a software one or the CPU)' },
     epochs: { type: 'string', value: 'N', help: 'epochs (default: 60 on a hardware GPU, 3 otherwise)' },
     batch: { type: 'string', value: 'N', help: 'batch size (default: 64 on a hardware GPU, 8 otherwise)' },
     'max-batches': { type: 'string', value: 'N', help: 'at most N batches per epoch (default: all on a hardware GPU, 40 otherwise)' },
-    optimizer: { type: 'string', value: 'adam|adamw|sgd', default: 'adam', help: 'update rule' },
+    optimizer: { type: 'string', value: 'adam|adamw|sgd', help: 'update rule (default: adam)' },
     lr: { type: 'string', value: 'LR', help: 'base learning rate (default: 1e-3)' },
     'weight-decay': { type: 'string', value: 'WD', help: 'weight decay (default: 0 for Adam, 5e-4 for SGD)' },
     warmup: { type: 'string', value: 'EPOCHS', help: 'linear warm-up epochs before the cosine decay (default: 1, or 0 for a one-epoch run)' },
-    seed: { type: 'string', value: 'S', default: '1', help: 'seed of the weights, data order and augmentation' },
+    seed: { type: 'string', value: 'S', help: 'seed of the weights, data order and augmentation (default: 1)' },
     workers: { type: 'string', value: 'N', default: '2', help: 'loader worker threads' },
     out: { type: 'string', value: 'DIR', help: 'where the log and checkpoints go (default: runs/<model>-w<W>-s<seed>)' },
-    resume: { type: 'string', value: 'CKPT', help: 'continue the run saved in this checkpoint (its settings win)' },
+    resume: { type: 'string', value: 'CKPT', help: "continue the run saved in this checkpoint, in its folder unless --out says otherwise; --data may move the data, --epochs extend the run, any other setting must match the checkpoint's" },
+    overwrite: { type: 'boolean', help: 'start a new run even where --out holds one, replacing its log and checkpoint' },
     profile: { type: 'string', value: 'FILE', help: 'time the second step kernel by kernel (GPU timestamp queries) into a Chrome trace for Perfetto, and print the top kernels' },
     backend: backendOption,
   },
 });
 
 function settingsFromFlags(hardware: boolean): RunSettings {
-  const model = values.model;
+  const model = values.model ?? 'sepbn';
   if (!isModelName(model)) throw new UsageError(`--model must be one of ${MODEL_NAMES.join(', ')}, got "${model}"`);
-  const optimizer = values.optimizer;
+  const optimizer = values.optimizer ?? 'adam';
   if (!isOptimizerKind(optimizer)) throw new UsageError(`--optimizer must be adam, adamw or sgd, got "${optimizer}"`);
   const defaults = optimizer === 'sgd' ? TRAINING_DEFAULTS.sgd : TRAINING_DEFAULTS.adam;
   const epochs = numberOption(values, 'epochs') ?? (hardware ? 60 : 3);
@@ -59,20 +62,72 @@ function settingsFromFlags(hardware: boolean): RunSettings {
     weightDecay: numberOption(values, 'weight-decay') ?? defaults.weightDecay,
     warmup: numberOption(values, 'warmup') ?? Math.min(1, epochs - 1),
     seed: numberOption(values, 'seed') ?? 1,
-    data: typeof values.data === 'string' ? values.data : null,
+    data: typeof values.data === 'string' ? resolve(values.data) : null,
   };
 }
 
+/** The flags that must match a resumed checkpoint's settings, and the setting each names. */
+const FIXED_ON_RESUME: Array<[flag: string, setting: keyof RunSettings]> = [
+  ['model', 'model'],
+  ['width', 'width'],
+  ['batch', 'batch'],
+  ['max-batches', 'maxBatches'],
+  ['optimizer', 'optimizer'],
+  ['lr', 'lr'],
+  ['weight-decay', 'weightDecay'],
+  ['warmup', 'warmup'],
+  ['seed', 'seed'],
+];
+
+/**
+ * The checkpoint's settings, with the data folder moved by --data and the run extended by
+ * --epochs; any other setting flag that differs is refused, never ignored.
+ */
+function resumedSettings(saved: SavedRun): RunSettings {
+  const settings = { ...saved.settings, data: saved.settings.data === null ? null : resolve(saved.settings.data) };
+  for (const [flag, name] of FIXED_ON_RESUME) {
+    if (values[flag] === undefined) continue;
+    const given = name === 'model' || name === 'optimizer' ? values[flag] : numberOption(values, flag);
+    if (given !== settings[name]) {
+      const was = settings[name] ?? 'all';
+      throw new RunError(`--${flag} ${String(values[flag])} differs from the checkpoint's ${was} (${saved.file}); a resumed run keeps its settings: leave --${flag} out, or start a new run`);
+    }
+  }
+  const epochs = numberOption(values, 'epochs');
+  if (epochs !== undefined) {
+    if (!(Number.isInteger(epochs) && epochs >= saved.settings.epochs)) {
+      throw new RunError(`--epochs ${epochs}: a resumed run can only be extended, and the checkpoint's run has ${saved.settings.epochs} epochs (${saved.file})`);
+    }
+    settings.epochs = epochs;
+  }
+  if (typeof values.data === 'string') {
+    if (settings.data === null) throw new RunError(`--data ${values.data}: the checkpoint's run trained on the built-in synthetic faces (${saved.file}); leave --data out`);
+    settings.data = resolve(values.data);
+  }
+  return settings;
+}
+
 async function train(): Promise<void> {
+  const resumeFile = typeof values.resume === 'string' ? resolve(values.resume) : undefined;
+  if (resumeFile && values.overwrite) throw new UsageError('--overwrite starts a new run; it does not go with --resume');
+  const saved = resumeFile ? readRunCheckpoint(resumeFile) : undefined;
+  const resumed = saved && { ...saved, settings: resumedSettings(saved) };
+  // A resumed run goes on in the checkpoint's own folder. The folder is checked before the
+  // backend and the data, which take a while, unless its default name waits on the backend's width.
+  const mode = saved ? 'resume' : values.overwrite ? 'overwrite' : 'new';
+  let out = typeof values.out === 'string' ? resolve(values.out) : resumeFile && dirname(resumeFile);
+  if (out) checkOutFolder(out, mode);
   const backend = await openBackend(values.backend);
   const hardware = backend === 'webgpu' && gpuRuntime().adapter.kind === 'hardware';
-  const saved = typeof values.resume === 'string' ? readRunCheckpoint(resolve(values.resume)) : undefined;
-  const settings = saved?.settings ?? settingsFromFlags(hardware);
+  const settings = resumed?.settings ?? settingsFromFlags(hardware);
+  if (!out) {
+    out = resolve(join('runs', `${settings.model}-w${settings.width}-s${settings.seed}`));
+    checkOutFolder(out, mode);
+  }
   const files = resolveData(settings.data ?? undefined);
-  const out = resolve(typeof values.out === 'string' ? values.out : join('runs', `${settings.model}-w${settings.width}-s${settings.seed}`));
   const workers = numberOption(values, 'workers');
-  const options = { out, openData: (s: RunSettings) => wflwRunData(files, s, workers) };
-  const run = saved ? TrainingRun.resume(saved, options) : TrainingRun.start(settings, options);
+  const options = { out, overwrite: values.overwrite === true, openData: (s: RunSettings) => wflwRunData(files, s, workers) };
+  const run = resumed ? TrainingRun.resume(resumed, options) : TrainingRun.start(settings, options);
 
   const stop = new AbortController();
   process.on('SIGINT', () => {
@@ -117,7 +172,9 @@ async function train(): Promise<void> {
 }
 
 // The run's own errors are about what the user gave it (flags, checkpoint, folders): print them without a stack.
-runMain(() => train().catch((err: unknown) => Promise.reject(err instanceof RunError ? new UsageError(err.message) : err)));
+// A run's own refusals and a diverged run are messages for the user, not failures to debug.
+const userFacing = (err: unknown): boolean => err instanceof RunError || err instanceof DivergenceError;
+runMain(() => train().catch((err: unknown) => Promise.reject(userFacing(err) ? new UsageError((err as Error).message) : err)));
 
 function writeProfile(file: string, timings: KernelTiming[]): void {
   if (timings.length === 0) {

@@ -27,21 +27,23 @@ export function nmePerImage(predictedPx: ArrayLike<number>, targetPx: ArrayLike<
     }
     const normaliser = interocularDistance(targetPx, offset);
     if (!(normaliser > 0)) throw new Error(`nmePerImage: face ${i} has coincident interocular points, NME is undefined`);
-    nmes[i] = sum / LANDMARK_COUNT / normaliser;
+    // A NaN or infinite coordinate is a prediction infinitely wrong: it must fail FR and the CED, never drop out of them.
+    nmes[i] = Number.isFinite(sum) ? sum / LANDMARK_COUNT / normaliser : Infinity;
   }
   return nmes;
 }
 
+/** The mean; Infinity as soon as one face's NME is (see summarizeNme). */
 export function meanNme(nmes: ArrayLike<number>): number {
   let sum = 0;
   for (let i = 0; i < nmes.length; i++) sum += nmes[i];
   return nmes.length > 0 ? sum / nmes.length : NaN;
 }
 
-/** Share of images whose NME exceeds the threshold. */
+/** Share of images whose NME exceeds the threshold, or is NaN. */
 export function failureRate(nmes: ArrayLike<number>, threshold = 0.1): number {
   let failures = 0;
-  for (let i = 0; i < nmes.length; i++) if (nmes[i] > threshold) failures++;
+  for (let i = 0; i < nmes.length; i++) if (!(nmes[i] <= threshold)) failures++;
   return nmes.length > 0 ? failures / nmes.length : NaN;
 }
 
@@ -82,12 +84,29 @@ export function simpson(y: ArrayLike<number>, h: number): number {
 
 export interface NmeSummary {
   count: number;
+  /**
+   * Mean NME over all faces: Infinity when any face's is, so that anything reading only this number
+   * (the training log, a script comparing runs) can never rank a network with broken predictions
+   * above one without.
+   */
   nme: number;
+  /** Faces whose NME is not finite (a NaN or infinite predicted coordinate). */
+  nonFinite: number;
+  /** Mean NME over the faces whose NME is finite, for the person reading the report; NaN when none is. */
+  finiteNme: number;
   failureRate: number;
   auc: number;
 }
 
 /** NME, FR and AUC of one set (a whole test set or one subset) at the given threshold. */
 export function summarizeNme(nmes: ArrayLike<number>, threshold = 0.1): NmeSummary {
-  return { count: nmes.length, nme: meanNme(nmes), failureRate: failureRate(nmes, threshold), auc: aucCed(nmes, threshold) };
+  const finite = Array.from(nmes).filter(Number.isFinite);
+  return {
+    count: nmes.length,
+    nme: meanNme(nmes),
+    nonFinite: nmes.length - finite.length,
+    finiteNme: meanNme(finite),
+    failureRate: failureRate(nmes, threshold),
+    auc: aucCed(nmes, threshold),
+  };
 }

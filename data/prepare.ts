@@ -24,6 +24,8 @@ export interface PrepareOptions {
   onProgress?: (done: number, total: number) => void;
   /** Called as each problem is found (and every problem is also in the report). */
   onProblem?: (problem: SourceError) => void;
+  /** Called with each warning (and every warning is also in the report); by default printed to stderr. */
+  onWarning?: (warning: string) => void;
 }
 
 export interface PrepareReport {
@@ -34,6 +36,8 @@ export interface PrepareReport {
   /** Crops already on disk from an earlier run, left as they were. */
   cropsKept: number;
   problems: SourceError[];
+  /** Things written but probably not meant, e.g. a list with no faces, each naming its file. */
+  warnings: string[];
 }
 
 export const PREPARED_MARKER = 'prepared.json';
@@ -58,6 +62,11 @@ export function prepareWflw(options: PrepareOptions): PrepareReport {
   const report = (problem: SourceError) => {
     problems.push(problem);
     options.onProblem?.(problem);
+  };
+  const warnings: string[] = [];
+  const warn = (warning: string) => {
+    warnings.push(warning);
+    (options.onWarning ?? ((w: string) => process.stderr.write(`warning: ${w}\n`)))(warning);
   };
   const splits: Split[] = ['train', 'test'];
   const parsed = splits.map((split) => {
@@ -106,8 +115,11 @@ export function prepareWflw(options: PrepareOptions): PrepareReport {
     annotationFiles[set] = join(outDir, annotationFileName(set));
     faces[set] = setLines.length;
     writeFileAtomic(annotationFiles[set], setLines.map((l) => l + '\n').join(''));
+    // An empty list is written all the same (the layout stays complete), but training on it or
+    // scoring it would fail or print NaN much later, far from the cause.
+    if (setLines.length === 0) warn(`${annotationFiles[set]}: 0 faces${set.startsWith('test_') ? ` (no test face has the ${set.slice(5)} flag)` : ''}`);
   }
   const summary = { source: wflwRoot, interpolation, faces, problems: problems.length, layout: 'WFLW256: 98 x, 98 y, image path relative to this folder' };
   writeFileAtomic(join(outDir, PREPARED_MARKER), JSON.stringify(summary, null, 2) + '\n');
-  return { annotationFiles, faces, cropsWritten, cropsKept, problems };
+  return { annotationFiles, faces, cropsWritten, cropsKept, problems, warnings };
 }

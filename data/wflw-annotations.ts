@@ -57,7 +57,26 @@ export function parseWflwLine(text: string, file: string, line: number): WflwFac
   const b = 2 * LANDMARK_COUNT;
   const box: WflwFace['box'] = [numbers[b], numbers[b + 1], numbers[b + 2], numbers[b + 3]];
   if (!(box[2] > box[0] && box[3] > box[1])) throw new SourceError(file, line, `face box ${box.join(' ')} is empty (need x_max > x_min and y_max > y_min)`);
+  checkLandmarkReach(numbers, box, file, line);
   return { landmarksPx: numbers.slice(0, b), box, attributes, imagePath: tokens[WFLW_TOKENS_PER_LINE - 1], file, line };
+}
+
+/**
+ * How far from its face box, in box sizes, a landmark may lie. The image's own size is not known
+ * until it is decoded, so the box is the scale: real landmarks sit in or just around it, and a
+ * point 10 box sizes away is a corrupt line (a unit slip, a lost decimal point), not a face.
+ */
+export const LANDMARK_REACH_BOX_SIZES = 10;
+
+function checkLandmarkReach(numbers: Float64Array, box: WflwFace['box'], file: string, line: number): void {
+  const margin = LANDMARK_REACH_BOX_SIZES * Math.max(box[2] - box[0], box[3] - box[1]);
+  for (let p = 0; p < LANDMARK_COUNT; p++) {
+    const x = numbers[2 * p];
+    const y = numbers[2 * p + 1];
+    if (x < box[0] - margin || x > box[2] + margin || y < box[1] - margin || y > box[3] + margin) {
+      throw new SourceError(file, line, `landmark ${p} (${x}, ${y}) lies more than ${LANDMARK_REACH_BOX_SIZES} face-box sizes outside the face box ${box.join(' ')}`);
+    }
+  }
 }
 
 export interface ParsedAnnotations {

@@ -2,11 +2,15 @@
 // then the crop's image path, relative to the annotation file's folder or absolute.
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
+import { CROP_SIZE } from './face-crop.ts';
 import { LANDMARK_COUNT } from './topology.ts';
 import { SourceError } from './source-error.ts';
 import { formatCoordinate } from './wflw-annotations.ts';
 
 export const WFLW256_TOKENS_PER_LINE = 2 * LANDMARK_COUNT + 1;
+
+/** How far outside the crop, in pixels, a coordinate may lie before the line is taken as corrupt rather than a face cut off at the edge. */
+const CROP_REACH = 10 * CROP_SIZE;
 
 export interface Wflw256Sample {
   /** Absolute path of the crop. */
@@ -34,6 +38,13 @@ export function parseWflw256(text: string, file: string): Wflw256Sample[] {
       if (!Number.isFinite(value)) throw new SourceError(file, line, `token ${k + 1} ("${tokens[k]}") is not a number`);
       // The file lists all x then all y; in memory points are interleaved.
       const point = k % LANDMARK_COUNT;
+      if (value < -CROP_REACH || value > CROP_SIZE + CROP_REACH) {
+        throw new SourceError(
+          file,
+          line,
+          `token ${k + 1} (${k < LANDMARK_COUNT ? 'x' : 'y'} of landmark ${point}: ${tokens[k]}) lies more than ${CROP_REACH / CROP_SIZE} crop sizes outside the ${CROP_SIZE}x${CROP_SIZE} crop`,
+        );
+      }
       landmarksPx[2 * point + (k < LANDMARK_COUNT ? 0 : 1)] = value;
     }
     const path = tokens[WFLW256_TOKENS_PER_LINE - 1];

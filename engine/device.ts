@@ -4,8 +4,13 @@ import { existsSync, readdirSync } from 'node:fs';
 import { delimiter } from 'node:path';
 import { create, globals } from 'webgpu';
 
+/** The shortest useful install advice, for one-line notices; NoGpuError's paragraph says more. */
+export const DRIVER_INSTALL_HINT =
+  'install a Vulkan driver (without a GPU: apt-get install libvulkan1 mesa-vulkan-drivers, Mesa 23 or newer; see the README)';
+
 export class NoGpuError extends Error {
-  constructor(detail: string) {
+  /** What was missing, e.g. "requestAdapter returned none", for notices shorter than the message. */
+  constructor(readonly detail: string) {
     super(
       `No WebGPU adapter was found (${detail}). This program runs its kernels through Dawn's Vulkan ` +
         `backend, so it needs a Vulkan driver: on a machine with a GPU install the vendor's Vulkan ` +
@@ -87,10 +92,12 @@ const ICD_DIRECTORIES = ['/etc/vulkan/icd.d', '/usr/share/vulkan/icd.d', '/usr/l
  */
 function vulkanDriverMissing(): string | undefined {
   if (process.platform !== 'linux') return undefined;
-  const listed = process.env.VK_DRIVER_FILES ?? process.env.VK_ICD_FILENAMES;
+  // The loader reads VK_DRIVER_FILES first and the older VK_ICD_FILENAMES otherwise; name the one in force.
+  const variable = process.env.VK_DRIVER_FILES !== undefined ? 'VK_DRIVER_FILES' : 'VK_ICD_FILENAMES';
+  const listed = process.env[variable];
   if (listed !== undefined) {
     const files = listed.split(delimiter).filter(Boolean);
-    return files.some((f) => existsSync(f)) ? undefined : `none of the Vulkan driver files in VK_DRIVER_FILES exist: ${listed}`;
+    return files.some((f) => existsSync(f)) ? undefined : `none of the Vulkan driver files in ${variable} exist: ${listed}`;
   }
   const found = ICD_DIRECTORIES.some((dir) => existsSync(dir) && readdirSync(dir).some((f) => f.endsWith('.json')));
   return found ? undefined : `no Vulkan driver is installed (${ICD_DIRECTORIES.join(', ')} hold no driver file)`;

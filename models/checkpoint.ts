@@ -1,9 +1,21 @@
 // Checkpoints: the model's state dict as a safetensors file with PyTorch's names (so PyTorch loads
 // it with safetensors.torch.load_file), the run's state in its metadata, and the optimizer's
-// state in a companion file NAME.optim.safetensors. Each file is written to a temporary name and
-// renamed; the optimizer file is written first, so a weights file always has its optimizer state.
-import { existsSync } from 'node:fs';
+// state in a companion file NAME.optim.safetensors.
+//
+// A save must replace both files at once, and two renames are never one step. So each save writes
+// a new generation, NAME-<n>.safetensors and NAME-<n>.optim.safetensors (each flushed to the disk
+// under a temporary name, then renamed), and then commits it by renaming one symbolic link,
+// NAME.safetensors -> NAME-<n>.safetensors, over the old one. The link is the pointer: the
+// optimizer state that goes with it is always found beside its target, so a kill at any instant
+// leaves the old generation or the new one whole. NAME.optim.safetensors is a second link that
+// follows it for users, repaired on the next start if a kill fell between the two renames. The
+// links keep the documented names: readers (cli/test.js --weights, PyTorch) follow them to a
+// plain safetensors file. We chose this over putting the optimizer state inside the weights file
+// because that file would then no longer be a plain state dict for a strict load_state_dict.
+import { lstatSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync, existsSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { readSafetensors, writeSafetensors } from '../nn/safetensors.ts';
+import { fsyncFolder, removeStaleTemporaries, temporaryName } from '../nn/write-file-atomic.ts';
 import { loadStateDict, toNamedArrays } from '../nn/state-dict.ts';
 import type { Optimizer } from '../nn/optim/optimizer.ts';
 import type { VanillaCnn, VanillaCnnConfig } from './vanilla-cnn.ts';
@@ -26,6 +38,35 @@ export function optimizerFile(weightsFile: string): string {
   return weightsFile.replace(/(\.safetensors)?$/, '.optim.safetensors');
 }
 
+/**
+ * Test-only: SEPBN_TEST_SAVE_PAUSE_MS makes each stage of a save say its name on stderr and wait
+ * this long first, so a test can kill the process inside a save at every stage.
+ */
+const savePauseMs = Number(process.env.SEPBN_TEST_SAVE_PAUSE_MS ?? 0);
+export async function savePause(stage: string): Promise<void> {
+  if (savePauseMs <= 0) return;
+  process.stderr.write(`checkpoint save: ${stage}\n`);
+  await new Promise((resolve) => setTimeout(resolve, savePauseMs));
+}
+
+/** NAME-<n>.safetensors and NAME-<n>.optim.safetensors of the checkpoint NAME.safetensors. */
+function generationPattern(file: string): RegExp {
+  const stem = basename(file).replace(/\.safetensors$/, '').replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return new RegExp(`^${stem}-(\\d+)(\\.optim)?\\.safetensors$`);
+}
+
+/** The file the checkpoint NAME.safetensors stands for now: its link's target, or itself when it is a plain file. */
+export function checkpointTarget(file: string): string {
+  return lstatSync(file, { throwIfNoEntry: false })?.isSymbolicLink() ? resolve(dirname(file), readlinkSync(file)) : file;
+}
+
+/** Points `link` at `target` (a name in the same folder) in one rename. */
+function replaceLink(link: string, target: string): void {
+  const temporary = temporaryName(link);
+  symlinkSync(target, temporary);
+  renameSync(temporary, link);
+}
+
 export async function saveCheckpoint(file: string, model: VanillaCnn, optimizer: Optimizer | undefined, state: RunState): Promise<void> {
   const metadata: Record<string, string> = {
     format: 'sepbn-webgpu checkpoint 1',
@@ -37,11 +78,62 @@ export async function saveCheckpoint(file: string, model: VanillaCnn, optimizer:
     epoch_loss: JSON.stringify(state.epochLoss),
     run: JSON.stringify(state.run),
   };
+  const folder = dirname(file);
+  const pattern = generationPattern(file);
+  const generations = (existsSync(folder) ? readdirSync(folder) : []).map((name) => pattern.exec(name)).filter((m) => m !== null);
+  const generation = Math.max(0, ...generations.map((m) => Number(m[1]))) + 1;
+  const weights = file.replace(/(\.safetensors)?$/, `-${generation}.safetensors`);
   if (optimizer) {
     const tensors = await toNamedArrays(optimizer.stateTensors());
-    writeSafetensors(optimizerFile(file), tensors, { step: String(state.step), scalars: JSON.stringify(optimizer.stateScalars()) });
+    await savePause('optimizer');
+    writeSafetensors(optimizerFile(weights), tensors, { step: String(state.step), scalars: JSON.stringify(optimizer.stateScalars()) });
   }
-  writeSafetensors(file, await toNamedArrays(model.stateDict()), metadata);
+  const stateDict = await toNamedArrays(model.stateDict());
+  await savePause('weights');
+  writeSafetensors(weights, stateDict, metadata);
+  fsyncFolder(folder);
+  await savePause('commit');
+  replaceLink(file, basename(weights));
+  fsyncFolder(folder);
+  await savePause('optimizer link');
+  if (optimizer) replaceLink(optimizerFile(file), basename(optimizerFile(weights)));
+  else rmSync(optimizerFile(file), { force: true });
+  await savePause('prune');
+  recoverCheckpoint(file);
+}
+
+/**
+ * Tidies a checkpoint's folder after a save or a kill: removes the temporary files of its names
+ * left by processes no longer running, and every generation but the current one, and points
+ * NAME.optim.safetensors at the current generation's optimizer state.
+ */
+export function recoverCheckpoint(file: string): void {
+  const folder = dirname(file);
+  if (!existsSync(folder)) return;
+  removeStaleTemporaries(folder, (name) => ownsName(file, name));
+  const current = basename(checkpointTarget(file));
+  const keep = new Set([current, optimizerFile(current)]);
+  const pattern = generationPattern(file);
+  for (const name of readdirSync(folder)) if (pattern.test(name) && !keep.has(name)) rmSync(join(folder, name), { force: true });
+  const optimizerTarget = optimizerFile(current);
+  if (current !== basename(file) && existsSync(join(folder, optimizerTarget))) {
+    const link = optimizerFile(file);
+    if (!lstatSync(link, { throwIfNoEntry: false })?.isSymbolicLink() || readlinkSync(link) !== optimizerTarget) replaceLink(link, optimizerTarget);
+  }
+}
+
+/** Removes a checkpoint: its links or files, every generation and their temporary files. */
+export function removeCheckpoint(file: string): void {
+  const folder = dirname(file);
+  if (!existsSync(folder)) return;
+  for (const name of readdirSync(folder)) {
+    if (ownsName(file, name.replace(/\.tmp-\d+-[0-9a-z]*$/, ''))) rmSync(join(folder, name), { force: true });
+  }
+}
+
+/** Is `name` one of the checkpoint's: its two links (or plain files) or a generation? */
+function ownsName(file: string, name: string): boolean {
+  return name === basename(file) || name === basename(optimizerFile(file)) || generationPattern(file).test(name);
 }
 
 export class CheckpointError extends Error {
@@ -79,11 +171,11 @@ export function readCheckpointInfo(file: string): { config: VanillaCnnConfig; st
   };
 }
 
-/** Loads weights and buffers; with an optimizer, also its state from the companion file. */
+/** Loads weights and buffers; with an optimizer, also its state from the companion file beside the link's target. */
 export function restoreCheckpoint(file: string, model: VanillaCnn, optimizer?: Optimizer): void {
   const metadata = loadStateDict(file, model);
   if (!optimizer) return;
-  const companion = optimizerFile(file);
+  const companion = optimizerFile(checkpointTarget(file));
   if (!existsSync(companion)) throw new CheckpointError(`${file}: its optimizer state ${companion} is missing, so the run cannot resume exactly`);
   const { tensors, metadata: optimMeta } = readSafetensors(companion);
   if (metadata.step !== undefined && optimMeta.step !== metadata.step) {

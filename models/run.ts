@@ -7,12 +7,18 @@
 //   OUT/log.jsonl               one line per epoch: epoch, lr, temperature, train_loss, test_nme, seconds, images_per_second
 //   OUT/last.safetensors        the weights after the latest epoch or stop, with the run's state in the metadata
 //   OUT/last.optim.safetensors  the optimizer state that goes with them
-import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+// (both links to the current generation, last-<n>.safetensors and last-<n>.optim.safetensors: see checkpoint.ts)
+//   OUT/log-pending.json        an epoch's log line while its checkpoint is saved
+// The log line of an epoch is appended only once its checkpoint is committed, so the log never runs
+// ahead of the checkpoint. It waits in log-pending.json meanwhile, so a resume can write the line a
+// kill kept out of the log, and drops any line past the checkpoint.
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, rmdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { KernelTiming } from '../engine/webgpu/profiler.ts';
 import { createOptimizer, TRAINING_DEFAULTS, type Optimizer, type OptimizerKind } from '../nn/optim/optimizer.ts';
 import { sepBnTemperature, warmupCosine, type LrSchedule } from '../nn/optim/schedule.ts';
-import { readCheckpointInfo, saveCheckpoint, restoreCheckpoint, type RunState } from './checkpoint.ts';
+import { removeStaleTemporaries, writeFileAtomic } from '../nn/write-file-atomic.ts';
+import { readCheckpointInfo, recoverCheckpoint, removeCheckpoint, savePause, saveCheckpoint, restoreCheckpoint, type RunState } from './checkpoint.ts';
 import { buildModel, isModelName, MODEL_NAMES, modelConfig, modelNameOf, type ModelName } from './registry.ts';
 import { trainEpoch, type LandmarkBatch } from './trainer.ts';
 import type { VanillaCnn } from './vanilla-cnn.ts';
@@ -34,7 +40,7 @@ export interface RunSettings {
   warmup: number;
   /** Seed of the weights, the data order and the augmentation. */
   seed: number;
-  /** The prepared data folder as the user named it; null for the built-in synthetic faces. */
+  /** The prepared data folder (an absolute path, so a resume from another folder finds it); null for the built-in synthetic faces. */
   data: string | null;
 }
 
@@ -131,6 +137,8 @@ export interface RunData {
 export interface RunOptions {
   /** Folder of the log and the checkpoints; made if missing. */
   out: string;
+  /** A new run replaces a run already in `out` instead of refusing to start. */
+  overwrite?: boolean;
   /** Opens the data for the run's settings (batch size and seed come from a checkpoint when resuming). */
   openData: (settings: RunSettings) => RunData;
 }
@@ -177,35 +185,97 @@ interface Position {
   epochLoss: { sum: number; count: number };
 }
 
+/** Does `out` hold a run: a log or a checkpoint? */
+function holdsRun(out: string): boolean {
+  return existsSync(join(out, 'log.jsonl')) || existsSync(join(out, 'last.safetensors'));
+}
+
+/**
+ * Checks, changing nothing, that a run may write into `out`: that it is a folder or can be made
+ * one, that it is writable, and, for a new run, that it holds no run unless told to overwrite.
+ * Each folder is tried by hand, one level at a time: recursive mkdir never returns on some
+ * paths (e.g. under /proc).
+ */
+export function checkOutFolder(out: string, mode: 'new' | 'overwrite' | 'resume'): void {
+  let existing = out;
+  let firstMissing: string | undefined;
+  // ENOTDIR as well as ENOENT: under a file nothing exists, and the file is reported below.
+  const exists = (path: string) => {
+    try {
+      return statSync(path);
+    } catch {
+      return undefined;
+    }
+  };
+  while (!exists(existing)) {
+    firstMissing = existing;
+    existing = dirname(existing);
+  }
+  if (!statSync(existing).isDirectory()) throw new RunError(`--out ${out}: ${existing} is not a folder`);
+  try {
+    // access() says yes to root even on /proc: only making something there tells.
+    if (firstMissing !== undefined) {
+      mkdirSync(firstMissing);
+      rmdirSync(firstMissing);
+    } else {
+      const probe = join(out, `.write-test-${process.pid}`);
+      writeFileSync(probe, '');
+      unlinkSync(probe);
+    }
+  } catch (err) {
+    throw new RunError(`--out ${out}: cannot write in ${existing} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  if (mode === 'new' && holdsRun(out)) {
+    throw new RunError(`${out} already holds a run; use --resume ${join(out, 'last.safetensors')} to continue it, or --overwrite to replace it`);
+  }
+}
+
 export class TrainingRun {
   readonly checkpointFile: string;
   readonly logFile: string;
+  private readonly pendingLogFile: string;
   readonly batchesPerEpoch: number;
   private readonly model: VanillaCnn;
   private readonly optimizer: Optimizer;
   private readonly data: RunData;
   private readonly schedule: LrSchedule;
 
-  /** A new run: writes OUT/settings.json; the log and checkpoints follow epoch by epoch. */
+  /**
+   * A new run: refuses an OUT that holds a run unless `overwrite` (then removes its checkpoint),
+   * and writes OUT/settings.json and an empty log; log lines and checkpoints follow epoch by epoch.
+   */
   static start(settings: RunSettings, options: RunOptions): TrainingRun {
+    checkOutFolder(options.out, options.overwrite ? 'overwrite' : 'new');
     const run = new TrainingRun(settings, options, { epoch: 0, batchInEpoch: 0, step: 0, epochLoss: { sum: 0, count: 0 } });
-    writeFileSync(join(options.out, 'settings.json'), JSON.stringify({ ...settings, modelName: modelNameOf(run.model.config) }, null, 2) + '\n');
+    mkdirSync(options.out, { recursive: true });
+    rmSync(run.pendingLogFile, { force: true });
+    run.removeStaleFiles();
+    if (options.overwrite) removeCheckpoint(run.checkpointFile);
+    writeFileAtomic(join(options.out, 'settings.json'), JSON.stringify({ ...settings, modelName: modelNameOf(run.model.config) }, null, 2) + '\n');
+    // An empty log from the start: the folder holds a run from here on, which a resume of its first checkpoint continues.
+    writeFileAtomic(run.logFile, '');
     return run;
   }
 
-  /** Continues a checkpoint (from readRunCheckpoint) exactly, appending to the log in OUT. */
+  /**
+   * Continues a checkpoint (from readRunCheckpoint) exactly, appending to the log in OUT: removes
+   * what a killed save left there, and makes the log end at the checkpoint's epoch.
+   */
   static resume(saved: SavedRun, options: RunOptions): TrainingRun {
+    checkOutFolder(options.out, 'resume');
     const { epoch, batchInEpoch, step, epochLoss } = saved.state;
     const run = new TrainingRun(saved.settings, options, { epoch, batchInEpoch, step, epochLoss });
     if (!existsSync(run.logFile)) throw new RunError(`${options.out} has no log.jsonl to continue; pass the --out of the run being resumed`);
     restoreCheckpoint(saved.file, run.model, run.optimizer);
+    run.removeStaleFiles();
+    run.mendLog(epoch);
     return run;
   }
 
   private constructor(readonly settings: RunSettings, options: RunOptions, private position: Position) {
-    mkdirSync(options.out, { recursive: true });
     this.checkpointFile = join(options.out, 'last.safetensors');
     this.logFile = join(options.out, 'log.jsonl');
+    this.pendingLogFile = join(options.out, 'log-pending.json');
     this.model = buildModel(modelConfig(settings.model, settings.width, settings.seed));
     // The constructors default to PyTorch's plain SGD; a run takes the commands' momentum (TRAINING_DEFAULTS).
     const momentum = settings.optimizer === 'sgd' ? { momentum: TRAINING_DEFAULTS.sgd.momentum } : {};
@@ -253,14 +323,49 @@ export class TrainingRun {
     }
   }
 
-  /** Scores the test set, appends the epoch's log line and saves the checkpoint at the epoch boundary. */
+  /** What a killed run left in OUT: temporary files of the run's own files, and unfinished checkpoint generations. */
+  private removeStaleFiles(): void {
+    const own = new Set(['settings.json', 'log.jsonl', 'log-pending.json']);
+    removeStaleTemporaries(dirname(this.logFile), (name) => own.has(name));
+    recoverCheckpoint(this.checkpointFile);
+  }
+
+  /**
+   * Keeps the log's first line of each epoch up to `epoch` (the checkpoint's), adding the pending
+   * line when a kill fell between its checkpoint's save and the line; a pending line past `epoch`
+   * belongs to a save that never committed.
+   */
+  private mendLog(epoch: number): void {
+    const text = readFileSync(this.logFile, 'utf8');
+    const pending: unknown = existsSync(this.pendingLogFile) ? JSON.parse(readFileSync(this.pendingLogFile, 'utf8')) : undefined;
+    const kept = new Map<number, string>();
+    for (const line of text.split('\n')) {
+      let entry: unknown;
+      try {
+        entry = JSON.parse(line);
+      } catch {
+        continue; // a blank line, or one cut short
+      }
+      const n = isRecord(entry) ? entry.epoch : undefined;
+      if (isCount(n) && n <= epoch && !kept.has(n)) kept.set(n, line);
+    }
+    if (isRecord(pending) && isCount(pending.epoch) && pending.epoch <= epoch && !kept.has(pending.epoch)) kept.set(pending.epoch, JSON.stringify(pending));
+    const mended = [...kept].sort(([a], [b]) => a - b).map(([, l]) => l + '\n').join('');
+    if (mended !== text) writeFileAtomic(this.logFile, mended);
+    rmSync(this.pendingLogFile, { force: true });
+  }
+
+  /** Scores the test set, saves the checkpoint at the epoch boundary, then appends the epoch's log line. */
   private async endEpoch(epoch: number, temperature: number, seconds: number, images: number): Promise<LogLine> {
     const testNme = await this.data.testNme(this.model);
     const { sum, count } = this.position.epochLoss;
     const line: LogLine = { epoch: epoch + 1, lr: this.optimizer.lr, temperature, train_loss: sum / count, test_nme: testNme, seconds, images_per_second: images / seconds };
-    appendFileSync(this.logFile, JSON.stringify(line) + '\n');
     this.position = { epoch: epoch + 1, batchInEpoch: 0, step: this.position.step, epochLoss: { sum: 0, count: 0 } };
+    writeFileAtomic(this.pendingLogFile, JSON.stringify(line) + '\n');
     await this.save(temperature);
+    await savePause('log');
+    appendFileSync(this.logFile, JSON.stringify(line) + '\n');
+    rmSync(this.pendingLogFile);
     return line;
   }
 

@@ -32,6 +32,41 @@ function halfToFloat(h: number): number {
   return sign * 2 ** (exponent - 15) * (1 + fraction / 1024);
 }
 
+const show = (value: unknown) => JSON.stringify(value) ?? String(value);
+const isNonNegativeInteger = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+
+/**
+ * One header entry checked field by field, each failure naming the tensor: a header written by
+ * hand or cut short must give a message, not a TypeError or bytes read past the tensor's own.
+ */
+function checkEntry(file: string, name: string, entry: unknown, dataBytes: number): { dtype: SafetensorsDtype; shape: number[]; begin: number; end: number } {
+  const fail = (problem: string) => new SafetensorsError(file, `tensor "${name}": ${problem}`);
+  if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) throw fail(`entry must be an object {dtype, shape, data_offsets}, got ${show(entry)}`);
+  const { dtype, shape, data_offsets: offsets } = entry as Record<string, unknown>;
+  if (typeof dtype !== 'string' || !Object.hasOwn(BYTES, dtype)) throw fail(`dtype ${show(dtype)} is not one of ${Object.keys(BYTES).join(', ')}`);
+  if (!Array.isArray(shape) || !shape.every(isNonNegativeInteger)) throw fail(`shape must be an array of non-negative integers, got ${show(shape)}`);
+  if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isNonNegativeInteger) || offsets[0] > offsets[1]) {
+    throw fail(`data_offsets must be two non-negative integers [begin, end] with begin <= end, got ${show(offsets)}`);
+  }
+  const [begin, end] = offsets as [number, number];
+  const size = BYTES[dtype as SafetensorsDtype];
+  const count = shape.reduce((a: number, b: number) => a * b, 1);
+  if (end - begin !== count * size) {
+    throw fail(`shape [${shape.join(',')}] of ${dtype} needs ${count * size} bytes (${count} x ${size}), but data_offsets [${begin}, ${end}) hold ${end - begin}`);
+  }
+  if (end > dataBytes) throw fail(`data_offsets [${begin}, ${end}) run past the ${dataBytes} bytes of data after the header`);
+  return { dtype: dtype as SafetensorsDtype, shape, begin, end };
+}
+
+/** __metadata__ is optional; when present, a map of strings, as PyTorch's safetensors writes it. */
+function readMetadata(file: string, value: unknown): Record<string, string> {
+  if (value === undefined) return {};
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || !Object.values(value).every((v) => typeof v === 'string')) {
+    throw new SafetensorsError(file, `__metadata__ must map names to strings, got ${show(value)}`);
+  }
+  return value as Record<string, string>;
+}
+
 export function readSafetensors(file: string): { tensors: Map<string, NamedArray>; metadata: Record<string, string> } {
   let bytes: Buffer;
   try {
@@ -48,18 +83,13 @@ export function readSafetensors(file: string): { tensors: Map<string, NamedArray
   } catch (err) {
     throw new SafetensorsError(file, `header is not JSON (${(err as Error).message})`);
   }
+  if (typeof header !== 'object' || header === null || Array.isArray(header)) throw new SafetensorsError(file, 'header is not a JSON object');
   const base = 8 + headerLength;
-  const metadata = (header.__metadata__ ?? {}) as Record<string, string>;
+  const metadata = readMetadata(file, header.__metadata__);
   const tensors = new Map<string, NamedArray>();
   for (const [name, entry] of Object.entries(header)) {
     if (name === '__metadata__') continue;
-    const { dtype, shape, data_offsets: offsets } = entry as { dtype: SafetensorsDtype; shape: number[]; data_offsets: [number, number] };
-    if (!(dtype in BYTES)) throw new SafetensorsError(file, `tensor ${name} has dtype ${dtype}; supported: ${Object.keys(BYTES).join(', ')}`);
-    const count = shape.reduce((a, b) => a * b, 1);
-    const [begin, end] = offsets;
-    if (end - begin !== count * BYTES[dtype] || base + end > bytes.length || begin < 0) {
-      throw new SafetensorsError(file, `tensor ${name} [${shape}] ${dtype}: byte range [${begin}, ${end}) does not fit its shape or the file`);
-    }
+    const { dtype, shape, begin, end } = checkEntry(file, name, entry, bytes.length - base);
     const raw = bytes.subarray(base + begin, base + end);
     const aligned = new Uint8Array(raw).buffer; // a copy, aligned for the typed array
     let data: NamedArray['data'];

@@ -3,6 +3,7 @@
 // peak pool memory, the top kernels by GPU time), the convolution and matmul passes at the
 // model's shapes in GFLOP/s, and how many workgroups each pass gives a large GPU under the plan in
 // force (models/gpu-fill.ts). --quick shrinks widths and batches to what lavapipe runs in minutes.
+import { numberOption } from '../args.ts';
 import { gpuRuntime } from '../../engine/backend.ts';
 import { planConv2dBackwardInput, planConv2dBackwardWeight, planConv2dForward } from '../../engine/ops/conv2d/plan.ts';
 import type { Conv2dProblem } from '../../engine/ops/conv2d/problem.ts';
@@ -113,7 +114,7 @@ export const benchmark: Benchmark = {
   async run(values) {
     const rt = gpuRuntime();
     const sizes = values.quick ? QUICK : FULL;
-    const top = Number(values.top ?? 10);
+    const top = numberOption(values, 'top') ?? 10;
     const started = performance.now();
     const steps: Array<TrainMeasurement & { batch: number }> = [];
     const passes: Array<PassSpeed & { batch: number }> = [];
