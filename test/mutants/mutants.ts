@@ -105,7 +105,7 @@ export const MUTANTS: Mutant[] = [
     description: 'train.js --optimizer sgd without the momentum 0.9 the commands promise (found while writing the CLI tests)',
     file: 'models/run.ts',
     find: "const momentum = settings.optimizer === 'sgd' ? { momentum: TRAINING_DEFAULTS.sgd.momentum } : {};",
-    replace: 'const momentum = {};',
+    replace: "const momentum = settings.optimizer === 'sgd' ? { momentum: 0 * TRAINING_DEFAULTS.sgd.momentum } : {};",
     tests: ['test/cli/train-optimizers.test.js'],
   },
 ];
