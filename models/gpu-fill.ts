@@ -4,12 +4,12 @@
 // holds both networks to FILL_WORKGROUPS at batch 8 and 64, and `node cli/bench.js suite` prints it.
 import { batchNormStatsLaunches } from '../engine/ops/batch-norm.ts';
 import { planConv2dBackwardInput, planConv2dBackwardWeight, planConv2dForward } from '../engine/ops/conv2d/plan.ts';
-import type { Conv2dProblem } from '../engine/ops/conv2d/problem.ts';
-import { planMatmul, type MatmulProblem } from '../engine/ops/matmul-launch.ts';
+import { planMatmul } from '../engine/ops/matmul-launch.ts';
 import { sumLaunches } from '../engine/ops/reduce.ts';
 import type { KernelLimits } from '../engine/webgpu/kernel-plan.ts';
 import type { KernelLaunch } from '../engine/webgpu/launch.ts';
-import { FULL_CHANNELS, FULL_HIDDEN, INPUT_SIZE, LANDMARKS, type VanillaCnnConfig } from './vanilla-cnn.ts';
+import { convLayerProblems, fullyConnectedPasses } from './step-shapes.ts';
+import type { VanillaCnnConfig } from './vanilla-cnn.ts';
 
 export interface PassFill {
   /** e.g. 'conv3 forward', 'bn2 statistics', 'fc1 weight gradient'. */
@@ -61,27 +61,14 @@ function fill(pass: string, plan: { launches: KernelLaunch[]; splits: number }):
 export function hardwarePlanFill(config: VanillaCnnConfig, batch: number, limits?: KernelLimits): PassFill[] {
   const kernels = { plan: 'hardware' as const, limits };
   const rows: PassFill[] = [];
-  const channels = FULL_CHANNELS.map((c) => c / config.width);
-  channels.forEach((co, i) => {
-    const side = INPUT_SIZE >> i;
-    const ci = i === 0 ? 3 : channels[i - 1];
-    const p: Conv2dProblem = { N: batch, Ci: ci, H: side, W: side, Co: co, KH: 3, KW: 3, stride: 1, pad: 1, hasBias: true, activation: 'leaky_relu', slope: 0.01 };
-    const name = `conv${i + 1}`;
+  convLayerProblems(config.width, batch).forEach(({ name, problem: p }, i) => {
     rows.push(fill(`${name} forward`, planConv2dForward(p, kernels)));
     if (i > 0) rows.push(fill(`${name} input gradient`, planConv2dBackwardInput(p, kernels)));
     rows.push(fill(`${name} weight gradient`, planConv2dBackwardWeight(p, kernels)));
-    rows.push(fill(`${name} bias gradient`, sumLaunches([batch, co, side, side], [0, 2, 3], 1)));
-    if (config.norm !== 'none') rows.push(fill(`bn${i + 1} statistics`, batchNormStatsLaunches([batch, co, side, side])));
+    const y = [batch, p.Co, p.H, p.W];
+    rows.push(fill(`${name} bias gradient`, sumLaunches(y, [0, 2, 3], 1)));
+    if (config.norm !== 'none') rows.push(fill(`bn${i + 1} statistics`, batchNormStatsLaunches(y)));
   });
-  const hidden = FULL_HIDDEN / config.width;
-  const flattened = channels[channels.length - 1] * (INPUT_SIZE >> channels.length) ** 2;
-  for (const [name, inputs, outputs] of [['fc1', flattened, hidden], ['fc2', hidden, 2 * LANDMARKS]] as const) {
-    const passes: Array<[string, MatmulProblem]> = [
-      ['forward', { M: batch, K: inputs, N: outputs, transB: true }],
-      ['input gradient', { M: batch, K: outputs, N: inputs }],
-      ['weight gradient', { M: outputs, K: batch, N: inputs, transA: true }],
-    ];
-    for (const [pass, problem] of passes) rows.push(fill(`${name} ${pass}`, planMatmul(problem, kernels)));
-  }
+  for (const { name, problem } of fullyConnectedPasses(config.width, batch)) rows.push(fill(name, planMatmul(problem, kernels)));
   return rows;
 }

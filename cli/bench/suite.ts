@@ -6,14 +6,13 @@
 import { numberOption } from '../args.ts';
 import { gpuRuntime } from '../../engine/backend.ts';
 import { planConv2dBackwardInput, planConv2dBackwardWeight, planConv2dForward } from '../../engine/ops/conv2d/plan.ts';
-import type { Conv2dProblem } from '../../engine/ops/conv2d/problem.ts';
-import { planMatmul, type MatmulProblem } from '../../engine/ops/matmul-launch.ts';
+import { planMatmul } from '../../engine/ops/matmul-launch.ts';
 import { Random } from '../../engine/random.ts';
 import { describeKernelChoice } from '../../engine/webgpu/kernel-plan.ts';
 import type { WebGpuRuntime } from '../../engine/webgpu/runtime.ts';
 import { hardwarePlanFill } from '../../models/gpu-fill.ts';
 import { modelConfig } from '../../models/registry.ts';
-import { FULL_CHANNELS, FULL_HIDDEN, INPUT_SIZE, LANDMARKS } from '../../models/vanilla-cnn.ts';
+import { convLayerProblems, fullyConnectedPasses } from '../../models/step-shapes.ts';
 import { bindPlan, formatTable, timeLaunches, type Benchmark, type Timed } from './benchmark.ts';
 import { measure, type TrainMeasurement } from './train.ts';
 
@@ -56,18 +55,13 @@ async function timePass(rt: WebGpuRuntime, pass: string, flops: number, bind: (h
 async function passSpeeds(rt: WebGpuRuntime, sizes: Sizes, batch: number): Promise<PassSpeed[]> {
   const kernels = rt.kernels;
   const out: PassSpeed[] = [];
-  const channels = FULL_CHANNELS.map((c) => c / sizes.width);
-  for (const [i, co] of channels.entries()) {
-    const side = INPUT_SIZE >> i;
-    const ci = i === 0 ? 3 : channels[i - 1];
-    const p: Conv2dProblem = { N: batch, Ci: ci, H: side, W: side, Co: co, KH: 3, KW: 3, stride: 1, pad: 1, hasBias: true, activation: 'leaky_relu', slope: 0.01 };
-    const flops = 2 * batch * co * ci * 9 * side * side;
-    const x = () => randomBuffer(rt, batch * ci * side * side, 1);
-    const w = () => randomBuffer(rt, co * ci * 9, 2);
-    const y = () => randomBuffer(rt, batch * co * side * side, 3);
-    const name = `conv${i + 1}`;
+  for (const [i, { name, problem: p }] of convLayerProblems(sizes.width, batch).entries()) {
+    const flops = 2 * batch * p.Co * p.Ci * 9 * p.H * p.W;
+    const x = () => randomBuffer(rt, batch * p.Ci * p.H * p.W, 1);
+    const w = () => randomBuffer(rt, p.Co * p.Ci * 9, 2);
+    const y = () => randomBuffer(rt, batch * p.Co * p.H * p.W, 3);
     out.push(await timePass(rt, `${name} forward`, flops, (held) => {
-      const [xb, wb, bb, yb] = [x(), w(), randomBuffer(rt, co, 4), y()];
+      const [xb, wb, bb, yb] = [x(), w(), randomBuffer(rt, p.Co, 4), y()];
       held.push(xb, wb, bb, yb);
       return bindPlan(rt, planConv2dForward(p, kernels), [xb, wb, bb], yb, held);
     }, sizes.passSeconds));
@@ -84,21 +78,12 @@ async function passSpeeds(rt: WebGpuRuntime, sizes: Sizes, batch: number): Promi
       return bindPlan(rt, planConv2dBackwardWeight(p, kernels), [xb, yb], wb, held);
     }, sizes.passSeconds));
   }
-  const hidden = FULL_HIDDEN / sizes.width;
-  const flattened = channels[channels.length - 1] * (INPUT_SIZE >> channels.length) ** 2;
-  for (const [name, inputs, outputs] of [['fc1', flattened, hidden], ['fc2', hidden, 2 * LANDMARKS]] as const) {
-    const problems: Array<[string, MatmulProblem]> = [
-      ['forward', { M: batch, K: inputs, N: outputs, transB: true }],
-      ['input gradient', { M: batch, K: outputs, N: inputs }],
-      ['weight gradient', { M: outputs, K: batch, N: inputs, transA: true }],
-    ];
-    for (const [pass, m] of problems) {
-      out.push(await timePass(rt, `${name} ${pass}`, 2 * m.M * m.N * m.K, (held) => {
-        const [a, b, bias, c] = [randomBuffer(rt, m.M * m.K, 5), randomBuffer(rt, m.K * m.N, 6), randomBuffer(rt, m.N, 7), randomBuffer(rt, m.M * m.N, 8)];
-        held.push(a, b, bias, c);
-        return bindPlan(rt, planMatmul(m, kernels), [a, b, bias], c, held, [bias]);
-      }, sizes.passSeconds));
-    }
+  for (const { name, problem: m } of fullyConnectedPasses(sizes.width, batch)) {
+    out.push(await timePass(rt, name, 2 * m.M * m.N * m.K, (held) => {
+      const [a, b, bias, c] = [randomBuffer(rt, m.M * m.K, 5), randomBuffer(rt, m.K * m.N, 6), randomBuffer(rt, m.N, 7), randomBuffer(rt, m.M * m.N, 8)];
+      held.push(a, b, bias, c);
+      return bindPlan(rt, planMatmul(m, kernels), [a, b, bias], c, held, [bias]);
+    }, sizes.passSeconds));
   }
   return out;
 }
