@@ -3,22 +3,17 @@
 // header is fine but whose pixels are corrupt (it used to end in a DOMException [AbortError] trace
 // after the message, from the step left in flight when the device was destroyed).
 import t from 'tap';
-import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { gpuSkipped } from '../gpu.ts';
+import { runCommand } from './run-command.ts';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'sepbn-bad-data-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 const clean = join(dir, 'faces256');
 
-function node(args: string[]) {
-  const r = spawnSync(process.execPath, args, { cwd: root, encoding: 'utf8' });
-  return { ...r, stderr: r.stderr.split('\n').filter((l) => !l.startsWith('Warning:')).join('\n') };
-}
+const node = runCommand;
 
 const train = (data: string, ...more: string[]) =>
   node(['cli/train.js', '--data', data, '--width', '64', '--batch', '4', '--epochs', '1', '--max-batches', '6', '--workers', '1', '--out', join(dir, 'out'), ...more]);

@@ -2,16 +2,11 @@
 // networks at full size), cli/gradcheck.js on one cheap op, and cli/explain.js sepbn on the CPU,
 // whose printed intermediates are checked against the formulas they are printed with.
 import t from 'tap';
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { gpuSkipped } from '../gpu.ts';
+import { runCommand } from './run-command.ts';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
 
-function node(args: string[]) {
-  const r = spawnSync(process.execPath, args, { cwd: root, encoding: 'utf8' });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr.split('\n').filter((l) => !l.startsWith('Warning:')).join('\n') };
-}
+const node = runCommand;
 
 const count = (text: string) => Number(text.replaceAll(',', ''));
 

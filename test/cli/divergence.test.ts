@@ -1,22 +1,17 @@
 // `node cli/train.js` at a learning rate that makes SGD diverge exits non-zero with the message saying
 // where and what to try, no stack trace and no "done"; on WebGPU and on the CPU reference.
 import t from 'tap';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { gpuSkipped } from '../gpu.ts';
+import { runCommand } from './run-command.ts';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'sepbn-divergence-cli-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 const data = join(dir, 'faces256');
 
-function node(args: string[]) {
-  const r = spawnSync(process.execPath, args, { cwd: root, encoding: 'utf8' });
-  return { ...r, stderr: r.stderr.split('\n').filter((l) => !l.startsWith('Warning:')).join('\n') };
-}
+const node = runCommand;
 
 t.before(() => {
   const synth = node(['cli/synth.js', '--out', join(dir, 'raw'), '--count', '24', '--seed', '4']);

@@ -4,11 +4,9 @@
 // fixed shape (fc2 weights zero, its bias the shape), so the scores also pin down the map from the
 // network's 128 frame back to the 256 crop (the test crop offset, 64 px).
 import t from 'tap';
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { SERIES_COLOURS } from '../../data/figures/plot.ts';
 import { decodeImage, encodePng } from '../../data/image-io.ts';
 import { createRgbImage } from '../../data/rgb-image.ts';
@@ -17,15 +15,12 @@ import { formatWflw256Line } from '../../data/wflw256.ts';
 import { assignValues } from '../../engine/assign.ts';
 import { saveCheckpoint } from '../../models/checkpoint.ts';
 import { buildModel, modelConfig } from '../../models/registry.ts';
+import { runCommand } from './run-command.ts';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'sepbn-test-command-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 
-function node(args: string[]) {
-  const r = spawnSync(process.execPath, args, { cwd: root, encoding: 'utf8' });
-  return { ...r, stderr: r.stderr.split('\n').filter((l) => !l.startsWith('Warning:')).join('\n') };
-}
+const node = runCommand;
 
 interface Score {
   name: string;

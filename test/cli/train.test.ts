@@ -2,7 +2,7 @@
 // is read back by the test command, and a run interrupted with Ctrl-C and resumed ends exactly
 // where an uninterrupted run does.
 import t, { type Test } from 'tap';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,16 +13,14 @@ import { readRunCheckpoint } from '../../models/run.ts';
 import { readSafetensors } from '../../nn/safetensors.ts';
 import { saveStateDict } from '../../nn/state-dict.ts';
 import { gpuSkipped } from '../gpu.ts';
+import { runCommand } from './run-command.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'sepbn-train-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 const data = join(dir, 'faces256');
 
-function node(args: string[]) {
-  const r = spawnSync(process.execPath, args, { cwd: root, encoding: 'utf8' });
-  return { ...r, stderr: r.stderr.split('\n').filter((l) => !l.startsWith('Warning:')).join('\n') };
-}
+const node = runCommand;
 
 const trainArgs = (out: string) => ['cli/train.js', '--data', data, '--width', '32', '--batch', '4', '--epochs', '3', '--max-batches', '4', '--workers', '1', '--lr', '3e-3', '--out', out];
 

@@ -3,11 +3,9 @@
 // with dots where --json says, --box predictions equal to the prepared crop's mapped back, and
 // every figure written and not blank.
 import t, { type Test } from 'tap';
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { mat2d } from 'gl-matrix';
 import { PNG } from 'pngjs';
 import { shutdown, useBackend } from '../../engine/backend.ts';
@@ -18,18 +16,15 @@ import { readWflwAnnotations, wflwAnnotationFile, wflwImageFile } from '../../da
 import { readWflw256 } from '../../data/wflw256.ts';
 import { saveCheckpoint } from '../../models/checkpoint.ts';
 import { buildModel, modelConfig } from '../../models/registry.ts';
+import { runCommand } from './run-command.ts';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'sepbn-visualize-'));
 const raw = join(dir, 'raw');
 const data = join(dir, 'faces256');
 const sepbnRun = join(dir, 'sepbn-run');
 const baselineRun = join(dir, 'baseline-run');
 
-function node(args: string[]) {
-  const r = spawnSync(process.execPath, args, { cwd: root, encoding: 'utf8' });
-  return { ...r, stderr: r.stderr.split('\n').filter((l) => !l.startsWith('Warning:')).join('\n') };
-}
+const node = runCommand;
 
 function readPng(file: string): PNG {
   return PNG.sync.read(readFileSync(file));
