@@ -14,7 +14,7 @@ import { formatShape, type Shape } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
 import { elementwiseGrid } from '../webgpu/grid.ts';
 import { defineUniformStruct, type KernelLaunch } from '../webgpu/launch.ts';
-import { add, leakyRelu, leakyReluBackwardOp, mul, rsqrt, scale, sub } from './arith.ts';
+import { add, leakyRelu, leakyReluBackwardOp, mul, rsqrt, sub } from './arith.ts';
 import { apply, applyAll, defineOp, type CpuView } from './op.ts';
 import { mean, splitReduction, sum, workgroupRows, type ReductionLaunches } from './reduce.ts';
 import { positive, type OpWitness } from './witness.ts';
@@ -22,7 +22,7 @@ import { positive, type OpWitness } from './witness.ts';
 export const BN_EPS = 1e-5;
 const STATS_WORKGROUP = 256;
 const SUMS_WORKGROUP = 64;
-/** Invocations per workgroup of batch_norm_stats_combine.wgsl: one channel each. */
+/** Invocations per workgroup of batch_norm_stats_combine.wgsl and batch_norm_backward_coefficients.wgsl: one channel each. */
 const COMBINE_WORKGROUP = 64;
 
 /** A reduction's workgroup: the power of two that covers `count` values, within [8, largest]. */
@@ -277,6 +277,55 @@ export const batchNormBackwardInputOp = defineOp<NormAttrs>({
   },
 });
 
+/** The uniform struct of batch_norm_backward_coefficients.wgsl. */
+const BatchNormBackwardCoefficientsParams = defineUniformStruct('BatchNormBackwardCoefficientsParams', [
+  ['N', 'u32'],
+  ['C', 'u32'],
+  ['gammaStrideN', 'u32'],
+  ['invCount', 'f32'],
+  ['rowStride', 'u32'],
+]);
+
+/** A_c = (1/M) sum_n gamma[n,c] sumDy[n,c] and B_c = (1/M) sum_n gamma[n,c] sumDyXhat[n,c], M = N*H*W: one pass over the [N, C] sums. */
+export const batchNormBackwardCoefficientsOp = defineOp<{ count: number }>({
+  name: 'batch_norm_backward_coefficients',
+  inputs: ['gamma', 'sumDy', 'sumDyXhat'],
+  outputShapes: ([gamma, sumDy]) => {
+    const [N, C] = sumDy;
+    affineStride('batch_norm_backward_coefficients', 'gamma', { N, C, HW: 1 }, gamma);
+    return [[C], [C]];
+  },
+  cpu: ([gamma, sumDy, sumDyXhat], [A, B], { count }) => {
+    const [N, C] = sumDy.shape;
+    const stride = gamma.shape[0] === 1 ? 0 : C;
+    for (let c = 0; c < C; c++) {
+      let a = 0;
+      let b = 0;
+      for (let n = 0; n < N; n++) {
+        a += gamma.data[n * stride + c] * sumDy.data[n * C + c];
+        b += gamma.data[n * stride + c] * sumDyXhat.data[n * C + c];
+      }
+      A.data[c] = a / count;
+      B.data[c] = b / count;
+    }
+  },
+  webgpu: (rt, [gamma, sumDy, sumDyXhat], [A, B], { count }) => {
+    const [N, C] = sumDy.shape;
+    const grid = elementwiseGrid(C, COMBINE_WORKGROUP);
+    rt.dispatch(
+      {
+        kernel: 'batch_norm_backward_coefficients',
+        constants: { WORKGROUP_SIZE: COMBINE_WORKGROUP },
+        access: ['read', 'read', 'read', 'read_write', 'read_write'],
+        uniforms: BatchNormBackwardCoefficientsParams.pack({ N, C, gammaStrideN: gamma.shape[0] === 1 ? 0 : C, invCount: 1 / count, rowStride: grid.rowStride }),
+        workgroups: grid.workgroups,
+        describe: `batch_norm_backward_coefficients [${N},${C}] gamma[${gamma.shape}]`,
+      },
+      [gamma.buffer, sumDy.buffer, sumDyXhat.buffer, A.buffer, B.buffer],
+    );
+  },
+});
+
 /** Sums [N, C] per-sample sums down to the parameter's [1, C] when it is shared by all samples. */
 function toParamShape(sums: Tensor, param: Tensor): Tensor {
   return param.shape[0] === 1 && sums.shape[0] !== 1 ? sum(sums, 0, true) : sums;
@@ -369,8 +418,7 @@ export const batchNormTrainOp = defineOp<NormAttrs>({
     let dx: Tensor | null = null;
     if (needs[0]) {
       const count = x.shape[0] * x.shape[2] * x.shape[3];
-      const A = scale(sum(mul(gamma, sumDy), 0), 1 / count);
-      const B = scale(sum(mul(gamma, sumDyXhat), 0), 1 / count);
+      const [A, B] = applyAll(batchNormBackwardCoefficientsOp, [gamma, sumDy, sumDyXhat], { count });
       dx = apply(batchNormBackwardInputOp, [x, grad, m, v, gamma, A, B, y], attrs);
     }
     return [dx, needs[1] ? toParamShape(sumDyXhat, gamma) : null, needs[2] ? toParamShape(sumDy, beta) : null];

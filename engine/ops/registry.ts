@@ -9,10 +9,11 @@ import { witnesses as layout } from './layout.ts';
 import { witnesses as batchNorm } from './batch-norm.ts';
 import { witnesses as sepBatchNorm } from './sep-batch-norm/sep-batch-norm.ts';
 import { witnesses as mixAffine } from './sep-batch-norm/mix-affine.ts';
+import { witnesses as sepBnAttention } from './sep-batch-norm/attention.ts';
 import { witnesses as conv2d } from './conv2d/conv2d.ts';
 import { witnesses as pooling } from './pooling.ts';
 
-export const registry: OpWitness[] = [...arith, ...reduce, ...softmax, ...matmul, ...loss, ...layout, ...batchNorm, ...mixAffine, ...sepBatchNorm, ...conv2d, ...pooling];
+export const registry: OpWitness[] = [...arith, ...reduce, ...softmax, ...matmul, ...loss, ...layout, ...batchNorm, ...mixAffine, ...sepBnAttention, ...sepBatchNorm, ...conv2d, ...pooling];
 
 /** The ops no witness names, each with the reason; test/ops/witness-names.test.ts fails for any other. */
 export const unwitnessed: Record<string, string> = {
@@ -24,6 +25,9 @@ export const unwitnessed: Record<string, string> = {
   conv2d_backward_weight: "conv2d's backward rule for the weight; the conv2d witness checks it",
   batch_norm_backward_sums: "batch_norm_train's backward rule; the batch_norm_train witness checks it",
   batch_norm_backward_input: "batch_norm_train's backward rule; the batch_norm_train witness checks it",
+  batch_norm_backward_coefficients: "batch_norm_train's backward rule; the batch_norm_train witness checks it",
   unstack: "stack's backward rule; the stack witness checks it",
   mix_affine_backward: "mix_affine's backward rule; the mix_affine witness checks it on both backends",
+  sepbn_attention_backward_hidden: "sepbn_attention's backward rule; the sepbn_attention witness checks it on both backends",
+  sepbn_attention_backward_params: "sepbn_attention's backward rule; the sepbn_attention witness checks it on both backends",
 };

@@ -9,8 +9,8 @@
 //           s_k = sqrt(var_k + eps).
 //
 // Each mode exists twice: `composite` spells the formula with primitive ops (what a student steps
-// through, and the specification), `fused` runs the batch norm kernels with a per-sample affine
-// and the fused mix of the K sets (mix-affine.ts).
+// through, and the specification), `fused` runs the attention MLP as one op (attention.ts), the
+// batch norm kernels with a per-sample affine and the fused mix of the K sets (mix-affine.ts).
 // The gradients are the tape's: through the normalisation (batch_norm_train's rule) and through
 // the attention (mixAffine -> softmax -> matmul -> leaky_relu -> matmul -> mean) into x.
 // In training the K sets' running statistics all take the batch's (updateSetStatistics).
@@ -24,6 +24,7 @@ import { matmul } from '../matmul.ts';
 import { mean, sum } from '../reduce.ts';
 import { softmax } from '../softmax.ts';
 import type { OpWitness } from '../witness.ts';
+import { sepBnAttentionFused } from './attention.ts';
 import { mixAffine } from './mix-affine.ts';
 
 export { mixAffine };
@@ -49,8 +50,12 @@ export interface SepBnOptions {
   leakySlope?: number;
 }
 
-/** The attention a (N, G, K): which mix of the K parameter sets each sample gets, per group. */
-export function sepBnAttention(x: Tensor, w: SepBnWeights, { groups, temperature, slope = 0.01 }: SepBnOptions): Tensor {
+/**
+ * The attention a (N, G, K): which mix of the K parameter sets each sample gets, per group.
+ * `fused` runs the MLP and softmax as one op (attention.ts); otherwise matmul, leaky_relu and
+ * softmax spell it out.
+ */
+export function sepBnAttention(x: Tensor, w: SepBnWeights, { groups, temperature, slope = 0.01 }: SepBnOptions, fused = false): Tensor {
   const [N, C] = x.shape;
   const K = w.gammas.length;
   const H = w.fc1.shape[0];
@@ -59,6 +64,7 @@ export function sepBnAttention(x: Tensor, w: SepBnWeights, { groups, temperature
     throw new Error(`SepBN: fc2.weight must be [${K * groups},${H},1,1] (K=${K} x groups=${groups}), got ${formatShape(w.fc2.shape)}`);
   }
   const pooled = mean(x, [2, 3]); //                                              [N, C]
+  if (fused) return sepBnAttentionFused(pooled, w.fc1, w.fc2, { groups, K, temperature, slope });
   const hidden = leakyRelu(matmul(pooled, w.fc1.reshape([H, C]), { transB: true }), slope); // [N, H]
   const logits = matmul(hidden, w.fc2.reshape([K * groups, H]), { transB: true }); //        [N, K*G]
   return softmax(logits.reshape([N, groups, K]), 2, temperature); //               [N, G, K]
@@ -92,9 +98,9 @@ export interface SepBnTrainResult {
   variance: Tensor;
 }
 
-/** Training mode. `fused` selects the batch norm kernels and the fused mix; otherwise primitive ops throughout. */
+/** Training mode. `fused` selects the fused attention, the batch norm kernels and the fused mix; otherwise primitive ops throughout. */
 export function sepBatchNormTrain(x: Tensor, w: SepBnWeights, options: SepBnOptions, fused = true): SepBnTrainResult {
-  const attention = sepBnAttention(x, w, options);
+  const attention = sepBnAttention(x, w, options, fused);
   const mix = fused ? mixAffine : mixAffineComposite;
   const gammaNC = mix(attention, w.gammas);
   const betaNC = mix(attention, w.betas);
@@ -115,7 +121,7 @@ export function updateSetStatistics(running: SepBnRunning, batch: { mean: Tensor
 /** Eval mode, fused: one per-sample affine of x built from the K sets' running statistics. */
 export function sepBatchNormEval(x: Tensor, w: SepBnWeights, running: SepBnRunning, options: SepBnOptions): { y: Tensor; attention: Tensor } {
   const eps = options.eps ?? BN_EPS;
-  const attention = sepBnAttention(x, w, options);
+  const attention = sepBnAttention(x, w, options, true);
   const scales = w.gammas.map((g, k) => mul(g, rsqrt(running.vars[k], eps))); //    gamma_k / s_k
   const shifts = w.betas.map((b, k) => sub(b, mul(scales[k], running.means[k]))); // beta_k - gamma_k mu_k / s_k
   const y = channelAffine(x, mixAffine(attention, scales), mixAffine(attention, shifts), options.leakySlope);

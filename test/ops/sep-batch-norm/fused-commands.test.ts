@@ -1,14 +1,14 @@
-// SepBN's training path in few commands: the fused mix of the K sets against its composite
-// specification (stack, permute, mul, sum), and the K sets' running statistics in one dispatch,
-// each set from its own earlier values, on both backends; and how many dispatches and copies
-// each records.
+// SepBN's training path in few commands: the fused mix of the K sets and the fused attention MLP
+// against their composite specifications (stack, permute, mul, sum; matmul, leaky_relu, softmax),
+// and the K sets' running statistics in one dispatch, each set from its own earlier values, on
+// both backends; and how many dispatches and copies each, and a whole layer's step, records.
 import t, { type Test } from 'tap';
 import { assignValues, updateRunningStatistics } from '../../../engine/assign.ts';
 import { backward } from '../../../engine/autodiff.ts';
 import { gpuRuntime, useBackend } from '../../../engine/backend.ts';
 import { tensor } from '../../../engine/create.ts';
 import { maxRelativeError } from '../../../engine/gradcheck.ts';
-import { mixAffine, mixAffineComposite } from '../../../engine/ops/sep-batch-norm/sep-batch-norm.ts';
+import { mixAffine, mixAffineComposite, sepBnAttention, type SepBnWeights } from '../../../engine/ops/sep-batch-norm/sep-batch-norm.ts';
 import { sum } from '../../../engine/ops/reduce.ts';
 import { mul } from '../../../engine/ops/arith.ts';
 import { Random } from '../../../engine/random.ts';
@@ -45,6 +45,38 @@ async function checkMixAgainstComposite(t: Test, backend: BackendName, tolerance
       const composite = await mixWithGradients(backend, mixAffineComposite, N, G, K, C);
       const error = Math.max(...fused.map((f, i) => maxRelativeError(f, composite[i])));
       t.ok(error <= tolerance, `N=${N} G=${G} K=${K} C=${C}: output, da and every dp_k within ${error.toExponential(2)} of the composite`);
+    });
+  }
+}
+
+/** The attention and the gradients reaching x, fc1 and fc2 (of sum(a * w)) on one backend, fused or composite. */
+async function attentionWithGradients(backend: BackendName, fused: boolean, N: number, C: number, groups: number, K: number, temperature: number) {
+  const rng = new Random(17);
+  const H = Math.max(1, Math.floor(C / 10));
+  const x = tensor(values(rng, N * C * 9), [N, C, 3, 3], { backend, requiresGrad: true });
+  const w: SepBnWeights = {
+    gammas: [],
+    betas: [],
+    fc1: tensor(values(rng, H * C), [H, C, 1, 1], { backend, requiresGrad: true }),
+    fc2: tensor(values(rng, K * groups * H).map((v) => 3 * v), [K * groups, H, 1, 1], { backend, requiresGrad: true }),
+  };
+  w.gammas.length = K; // only the count of sets is read
+  const a = sepBnAttention(x, w, { groups, temperature }, fused);
+  backward(sum(mul(a, tensor(values(rng, N * groups * K), [N, groups, K], { backend })), [0, 1, 2]));
+  return [await a.toArray(), await x.grad!.toArray(), await w.fc1.grad!.toArray(), await w.fc2.grad!.toArray()];
+}
+
+async function checkAttentionAgainstComposite(t: Test, backend: BackendName, tolerance: number): Promise<void> {
+  for (const [N, C, groups, K, T] of [
+    [3, 20, 1, 3, 2],
+    [2, 40, 2, 3, 30],
+    [4, 130, 65, 2, 1],
+  ]) {
+    await scope(async () => {
+      const fused = await attentionWithGradients(backend, true, N, C, groups, K, T);
+      const composite = await attentionWithGradients(backend, false, N, C, groups, K, T);
+      const errors = fused.map((f, i) => maxRelativeError(f, composite[i]));
+      t.ok(Math.max(...errors) <= tolerance, `N=${N} C=${C} groups=${groups} K=${K} T=${T}: a, dx, dfc1, dfc2 within ${errors.map((e) => e.toExponential(1)).join(', ')} of the composite`);
     });
   }
 }
@@ -101,6 +133,7 @@ async function checkRunningStatistics(t: Test, backend: BackendName, tolerance: 
 }
 
 t.test('CPU: the fused mix equals its composite specification', async (t) => checkMixAgainstComposite(t, 'cpu', 1e-12));
+t.test('CPU: the fused attention equals matmul, leaky_relu and softmax', async (t) => checkAttentionAgainstComposite(t, 'cpu', 1e-12));
 t.test('CPU: every set of running statistics takes the batch from its own values', async (t) => checkRunningStatistics(t, 'cpu', 1e-12));
 
 t.test('WebGPU', async (t) => {
@@ -113,6 +146,32 @@ t.test('WebGPU', async (t) => {
   });
 
   await t.test('every set of running statistics takes the batch from its own values', async (t) => checkRunningStatistics(t, 'webgpu', 1e-6));
+
+  await t.test('the fused attention equals matmul, leaky_relu and softmax', async (t) => {
+    await useBackend('webgpu');
+    await checkAttentionAgainstComposite(t, 'webgpu', 1e-5);
+    await useBackend('cpu');
+  });
+
+  await t.test('commands: the attention in one dispatch, its gradients in two, no copies', async (t) => {
+    await useBackend('webgpu');
+    const rt = gpuRuntime();
+    scope(() => {
+      const [N, C, groups, K] = [2, 20, 1, 3];
+      const rng = new Random(2);
+      const x = tensor(values(rng, N * C * 4), [N, C, 2, 2]);
+      const w: SepBnWeights = { gammas: [], betas: [], fc1: tensor(values(rng, 2 * C), [2, C, 1, 1], { requiresGrad: true }), fc2: tensor(values(rng, 6), [3, 2, 1, 1], { requiresGrad: true }) };
+      w.gammas.length = K;
+      const [dispatches, copies] = [rt.dispatchCount, rt.copyCount];
+      const a = sepBnAttention(x, w, { groups, temperature: 2 }, true);
+      t.same([rt.dispatchCount - dispatches, rt.copyCount - copies], [2, 0], 'forward: the pooling sum and the attention');
+      const grad = tensor(values(rng, N * groups * K), [N, groups, K]);
+      const [before, copiesBefore] = [rt.dispatchCount, rt.copyCount];
+      a.node!.backward(grad);
+      t.same([rt.dispatchCount - before, rt.copyCount - copiesBefore], [2, 0], 'backward: dlogit and dpre, then dpooled, dfc1 and dfc2');
+    });
+    await useBackend('cpu');
+  });
 
   await t.test('commands: one dispatch for the mix and one for its gradients, no copies', async (t) => {
     await useBackend('webgpu');

@@ -1,0 +1,60 @@
+// SepBN's attention, one sample per workgroup (DESIGN.md's notation, j = g*K + k):
+//   pre[n, h]      = sum_c fc1[h, c] * pooled[n, c]               the 1x1 convolution C -> H
+//   logit[n, j]    = sum_h fc2[j, h] * leaky_relu(pre[n, h])        H -> K per group
+//   a[n, g, k]     = exp((logit[n, j] - m) / T) / sum_k' exp((logit[n, g*K + k'] - m) / T)
+// with m the group's largest logit, as softmax.wgsl. Phase 1 spreads the H hidden units over the
+// workgroup and leaves pre in its output (the backward pass reads it); after a storage barrier,
+// phase 2 gives each group's K logits and their softmax to one invocation. The matmuls are tiny
+// (H = C/10, K*G = 3): one dispatch in place of two matmuls, a LeakyReLU and a softmax.
+// Buffers: pooled ([N, C]), fc1 ([H, C]), fc2 ([G*K, H]); a ([N, G, K]), pre ([N, H]).
+// Dispatch: N workgroups in x.
+
+override WORKGROUP_SIZE: u32 = 64u;
+
+struct SepBnAttentionParams {
+  C: u32,
+  H: u32,
+  groups: u32,
+  K: u32,
+  invTemperature: f32,
+  slope: f32,
+}
+
+@group(0) @binding(0) var<storage, read> pooled: array<f32>;
+@group(0) @binding(1) var<storage, read> fc1: array<f32>;
+@group(0) @binding(2) var<storage, read> fc2: array<f32>;
+@group(0) @binding(3) var<storage, read_write> a: array<f32>;
+@group(0) @binding(4) var<storage, read_write> pre: array<f32>;
+@group(0) @binding(5) var<uniform> params: SepBnAttentionParams;
+
+fn leaky(v: f32) -> f32 {
+  return select(v * params.slope, v, v > 0.0);
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let n = wid.x;
+  let C = params.C;
+  let H = params.H;
+  for (var h = lid; h < H; h += WORKGROUP_SIZE) {
+    var acc = 0.0;
+    for (var c = 0u; c < C; c++) { acc += fc1[h * C + c] * pooled[n * C + c]; }
+    pre[n * H + h] = acc;
+  }
+  storageBarrier();
+  let K = params.K;
+  for (var g = lid; g < params.groups; g += WORKGROUP_SIZE) {
+    let first = (n * params.groups + g) * K;
+    var m = 0.0;
+    for (var k = 0u; k < K; k++) {
+      let row = (g * K + k) * H;
+      var logit = 0.0;
+      for (var h = 0u; h < H; h++) { logit += fc2[row + h] * leaky(pre[n * H + h]); }
+      a[first + k] = logit;
+      m = select(max(m, logit), logit, k == 0u);
+    }
+    var total = 0.0;
+    for (var k = 0u; k < K; k++) { total += exp((a[first + k] - m) * params.invTemperature); }
+    for (var k = 0u; k < K; k++) { a[first + k] = exp((a[first + k] - m) * params.invTemperature) / total; }
+  }
+}

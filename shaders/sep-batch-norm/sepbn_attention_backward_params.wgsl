@@ -1,0 +1,63 @@
+// The second half of the SepBN attention's backward pass: three families of independent dot
+// products, one invocation per output element (notation of sepbn_attention_backward_hidden.wgsl):
+//   dpooled[n, c] = sum_h dpre[n, h] * fc1[h, c]                  elements [0, N*C)
+//   dfc1[h, c]    = sum_n dpre[n, h] * pooled[n, c]               the next H*C
+//   dfc2[j, h]    = sum_n dlogit[n, j] * leaky_relu(pre[n, h])    the last G*K*H
+// Buffers: dlogit ([N, G*K]), dpre, pre ([N, H]), pooled ([N, C]), fc1 ([H, C]); dpooled ([N, C]),
+// dfc1 ([H, C]), dfc2 ([G*K, H]).
+// Dispatch: ceil(total / WORKGROUP_SIZE) workgroups folded into x and y (elementwiseGrid).
+
+override WORKGROUP_SIZE: u32 = 256u;
+
+struct SepBnAttentionBackwardParams {
+  N: u32,
+  C: u32,
+  H: u32,
+  J: u32,
+  slope: f32,
+  rowStride: u32,
+}
+
+@group(0) @binding(0) var<storage, read> dlogit: array<f32>;
+@group(0) @binding(1) var<storage, read> dpre: array<f32>;
+@group(0) @binding(2) var<storage, read> pre: array<f32>;
+@group(0) @binding(3) var<storage, read> pooled: array<f32>;
+@group(0) @binding(4) var<storage, read> fc1: array<f32>;
+@group(0) @binding(5) var<storage, read_write> dpooled: array<f32>;
+@group(0) @binding(6) var<storage, read_write> dfc1: array<f32>;
+@group(0) @binding(7) var<storage, read_write> dfc2: array<f32>;
+@group(0) @binding(8) var<uniform> params: SepBnAttentionBackwardParams;
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let i = gid.y * params.rowStride + gid.x;
+  let N = params.N;
+  let C = params.C;
+  let H = params.H;
+  let pooledEnd = N * C;
+  let fc1End = pooledEnd + H * C;
+  if (i < pooledEnd) {
+    let n = i / C;
+    let c = i % C;
+    var s = 0.0;
+    for (var h = 0u; h < H; h++) { s += dpre[n * H + h] * fc1[h * C + c]; }
+    dpooled[i] = s;
+  } else if (i < fc1End) {
+    let e = i - pooledEnd;
+    let h = e / C;
+    let c = e % C;
+    var s = 0.0;
+    for (var n = 0u; n < N; n++) { s += dpre[n * H + h] * pooled[n * C + c]; }
+    dfc1[e] = s;
+  } else if (i < fc1End + params.J * H) {
+    let e = i - fc1End;
+    let j = e / H;
+    let h = e % H;
+    var s = 0.0;
+    for (var n = 0u; n < N; n++) {
+      let p = pre[n * H + h];
+      s += dlogit[n * params.J + j] * select(p * params.slope, p, p > 0.0);
+    }
+    dfc2[e] = s;
+  }
+}
