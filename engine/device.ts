@@ -1,25 +1,28 @@
-// Finds the WebGPU adapter (Dawn through the npm package `webgpu`), opens one device for the
-// process, and says plainly what to install when there is none.
-import { existsSync, readdirSync } from 'node:fs';
-import { delimiter } from 'node:path';
-import { create, globals } from 'webgpu';
+// Finds the WebGPU adapter (Dawn in Node, navigator.gpu in a page: see platform/), opens one
+// device for the program, and says plainly what to install when there is none.
+import { loadPlatform } from './platform/platform.ts';
 
 /** The shortest useful install advice, for one-line notices; NoGpuError's paragraph says more. */
 export const DRIVER_INSTALL_HINT =
   'install a Vulkan driver (without a GPU: apt-get install libvulkan1 mesa-vulkan-drivers, Mesa 23 or newer; see the README)';
 
+/** What Node's NoGpuError says to do: Dawn needs a Vulkan driver. */
+export const VULKAN_ADVICE =
+  `This program runs its kernels through Dawn's Vulkan ` +
+  `backend, so it needs a Vulkan driver: on a machine with a GPU install the vendor's Vulkan ` +
+  `driver and the Vulkan loader (Debian/Ubuntu: libvulkan1); on a machine without one install ` +
+  `Mesa's software driver lavapipe, version 23 or newer (Debian 12: apt-get install libvulkan1 ` +
+  `and, from bookworm-backports, mesa-vulkan-drivers; Debian 13 or Ubuntu 24.04: apt-get install ` +
+  `libvulkan1 mesa-vulkan-drivers). Mesa 22 is too old: Dawn rejects it. Check the driver with ` +
+  `"node cli/device.js". Every command also runs without a GPU, slowly, with --backend cpu.`;
+
 export class NoGpuError extends Error {
-  /** What was missing, e.g. "requestAdapter returned none", for notices shorter than the message. */
-  constructor(readonly detail: string) {
-    super(
-      `No WebGPU adapter was found (${detail}). This program runs its kernels through Dawn's Vulkan ` +
-        `backend, so it needs a Vulkan driver: on a machine with a GPU install the vendor's Vulkan ` +
-        `driver and the Vulkan loader (Debian/Ubuntu: libvulkan1); on a machine without one install ` +
-        `Mesa's software driver lavapipe, version 23 or newer (Debian 12: apt-get install libvulkan1 ` +
-        `and, from bookworm-backports, mesa-vulkan-drivers; Debian 13 or Ubuntu 24.04: apt-get install ` +
-        `libvulkan1 mesa-vulkan-drivers). Mesa 22 is too old: Dawn rejects it. Check the driver with ` +
-        `"node cli/device.js". Every command also runs without a GPU, slowly, with --backend cpu.`,
-    );
+  /**
+   * detail: what was missing, e.g. "requestAdapter returned none", for notices shorter than the
+   * message; advice: what to do about it on this platform (Node's: install a Vulkan driver).
+   */
+  constructor(readonly detail: string, advice: string = VULKAN_ADVICE) {
+    super(`No WebGPU adapter was found (${detail}). ${advice}`);
     this.name = 'NoGpuError';
   }
 }
@@ -52,19 +55,8 @@ const KEY_LIMITS = [
 /** Optional features used where the adapter has them. */
 const WANTED_FEATURES: GPUFeatureName[] = ['timestamp-query', 'shader-f16', 'subgroups'];
 
-// Dawn's GPUBufferUsage, GPUMapMode and friends become globals, as in a browser.
-Object.assign(globalThis, globals);
-
-let gpu: GPU | undefined;
 let opened: Promise<{ device: GPUDevice; adapter: AdapterSummary }> | undefined;
 let openDevice: GPUDevice | undefined;
-
-function dawn(): GPU {
-  // Timestamp queries are quantized by default (a browser's guard against timing attacks); a
-  // headless engine profiling its own kernels wants them exact.
-  gpu ??= create(['disable-dawn-features=timestamp_quantization']);
-  return gpu;
-}
 
 function summarise(adapter: GPUAdapter): AdapterSummary {
   const info = adapter.info;
@@ -84,32 +76,13 @@ function summarise(adapter: GPUAdapter): AdapterSummary {
   };
 }
 
-const ICD_DIRECTORIES = ['/etc/vulkan/icd.d', '/usr/share/vulkan/icd.d', '/usr/local/share/vulkan/icd.d'];
-
-/**
- * Where the Vulkan loader would find no driver at all, say so before asking Dawn, whose own
- * report of that case is a page of native warnings.
- */
-function vulkanDriverMissing(): string | undefined {
-  if (process.platform !== 'linux') return undefined;
-  // The loader reads VK_DRIVER_FILES first and the older VK_ICD_FILENAMES otherwise; name the one in force.
-  const variable = process.env.VK_DRIVER_FILES !== undefined ? 'VK_DRIVER_FILES' : 'VK_ICD_FILENAMES';
-  const listed = process.env[variable];
-  if (listed !== undefined) {
-    const files = listed.split(delimiter).filter(Boolean);
-    return files.some((f) => existsSync(f)) ? undefined : `none of the Vulkan driver files in ${variable} exist: ${listed}`;
-  }
-  const found = ICD_DIRECTORIES.some((dir) => existsSync(dir) && readdirSync(dir).some((f) => f.endsWith('.json')));
-  return found ? undefined : `no Vulkan driver is installed (${ICD_DIRECTORIES.join(', ')} hold no driver file)`;
-}
-
-/** The process's one device, opened on first use with the adapter's own limits (not the defaults). */
+/** The program's one device, opened on first use with the adapter's own limits (not the defaults). */
 export function acquireDevice(): Promise<{ device: GPUDevice; adapter: AdapterSummary }> {
   opened ??= (async () => {
-    const missing = vulkanDriverMissing();
-    if (missing) throw new NoGpuError(missing);
-    const adapter = await dawn().requestAdapter({ powerPreference: 'high-performance' });
-    if (!adapter) throw new NoGpuError('requestAdapter returned none');
+    const platform = await loadPlatform();
+    const gpu = await platform.gpu();
+    const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+    if (!adapter) throw new NoGpuError('requestAdapter returned none', platform.noGpuAdvice);
     const summary = summarise(adapter);
     const requiredLimits: Record<string, number> = {};
     for (const name of KEY_LIMITS) {
@@ -120,7 +93,7 @@ export function acquireDevice(): Promise<{ device: GPUDevice; adapter: AdapterSu
     openDevice = device;
     device.lost.then((info) => {
       if (info.reason !== 'destroyed') {
-        process.stderr.write(`WebGPU device lost (${info.reason}): ${info.message}\n`);
+        platform.report(`WebGPU device lost (${info.reason}): ${info.message}`);
       }
     });
     return { device, adapter: summary };

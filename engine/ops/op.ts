@@ -88,7 +88,7 @@ export function applyAll<A>(op: OpDef<A>, inputs: Tensor[], attrs: A): Tensor[] 
     const view = (t: Tensor): GpuView => ({ buffer: (t.storage as GpuStorage).buffer, shape: t.shape });
     const before = rt.dispatchCount;
     op.webgpu(rt, inputs.map(view), outputs.map(view), attrs);
-    if (process.env.SEPBN_CHECK_NAN === '1') checkFinite(op.name, rt.recentDispatches(rt.dispatchCount - before), inputs, outputs);
+    if (rt.platform.env.SEPBN_CHECK_NAN === '1') checkFinite(op.name, rt.recentDispatches(rt.dispatchCount - before), inputs, outputs);
   }
   const needs = inputs.map((t) => t.requiresGrad);
   if (op.backward && gradEnabled() && needs.some(Boolean)) {

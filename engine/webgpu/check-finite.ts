@@ -1,8 +1,9 @@
 // The NaN switch (SEPBN_CHECK_NAN=1): after every GPU op, read its outputs back (waiting for the
-// GPU) and stop the process at the first op whose kernel wrote NaN or Inf, naming the op on the
+// GPU) and stop the program at the first op whose kernel wrote NaN or Inf, naming the op on the
 // tape, the kernels it dispatched with their shapes, and its inputs. Each output's copy is recorded
 // right after its op; the checks then run one after another in op order, so the first report is
 // the first culprit.
+import { currentPlatform } from '../platform/platform.ts';
 import { formatShape } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
 
@@ -16,11 +17,12 @@ export function checkFinite(op: string, kernels: string[], inputs: Tensor[], out
     checked = checked.then(() => read).then((values) => {
       const bad = values.findIndex((v) => !Number.isFinite(v));
       if (bad < 0) return;
-      process.stderr.write(
+      const platform = currentPlatform();
+      platform.report(
         `SEPBN_CHECK_NAN: op ${op} wrote ${values[bad]} at flat index ${bad} of its output ${formatShape(out.shape)}\n` +
-          `  kernels: ${kernels.join('; ') || '(none: a copy)'}\n  inputs: ${shapes}\n`,
+          `  kernels: ${kernels.join('; ') || '(none: a copy)'}\n  inputs: ${shapes}`,
       );
-      process.exit(1);
+      platform.halt(1);
     });
   }
 }

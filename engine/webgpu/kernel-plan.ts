@@ -4,6 +4,7 @@
 // default; SEPBN_KERNEL_PLAN forces one on any adapter, so a machine without a GPU still runs
 // every kernel a GPU would take. Only the kernel choice changes: waiting, default batch and width
 // follow the real adapter.
+import { currentPlatform } from '../platform/platform.ts';
 import type { AdapterTraits } from './launch.ts';
 
 export const KERNEL_PLANS = ['hardware', 'software', 'naive'] as const;
@@ -36,9 +37,16 @@ export function isKernelPlan(name: unknown): name is KernelPlan {
   return typeof name === 'string' && (KERNEL_PLANS as readonly string[]).includes(name);
 }
 
-/** The adapter's own plan: software kernels on a CPU rasteriser, the tilings on a GPU. */
-export function defaultKernelPlan(adapter: AdapterTraits): KernelPlan {
-  return adapter.kind === 'software' ? 'software' : 'hardware';
+/**
+ * The adapter's own plan: the tilings on a GPU, the subgroup kernels on a CPU rasteriser, except
+ * on SwiftShader (Chromium's WebGPU without a GPU), which chokes on those kernels' unrolled
+ * bodies, built for lavapipe: in Chromium 156 the first layer's kernel (conv2d_forward_narrow) had
+ * not finished one 32x32 image after four minutes, while the naive kernels ran a whole forward of
+ * the 1/64-width model in 0.6 s and the walkthrough faster than the subgroup plan.
+ */
+export function defaultKernelPlan(adapter: AdapterTraits & { architecture?: string }): KernelPlan {
+  if (adapter.kind === 'hardware') return 'hardware';
+  return adapter.architecture === 'swiftshader' ? 'naive' : 'software';
 }
 
 /**
@@ -46,8 +54,8 @@ export function defaultKernelPlan(adapter: AdapterTraits): KernelPlan {
  * a synonym for naive), else the adapter's own.
  */
 export function kernelChoice(
-  adapter: AdapterTraits & { limits?: Record<string, number> },
-  env: Record<string, string | undefined> = process.env,
+  adapter: AdapterTraits & { architecture?: string; limits?: Record<string, number> },
+  env: Readonly<Record<string, string | undefined>> = currentPlatform().env,
 ): KernelChoice {
   const forced = env.SEPBN_KERNEL_PLAN;
   const naive = env.SEPBN_NAIVE_KERNELS === '1';
@@ -67,7 +75,7 @@ export function kernelChoice(
 }
 
 /** How the plan is described to a person: 'software, subgroups of 8 (the adapter's)' or 'hardware (forced by SEPBN_KERNEL_PLAN)'. */
-export function describeKernelChoice(choice: KernelChoice, adapter: AdapterTraits, env: Record<string, string | undefined> = process.env): string {
+export function describeKernelChoice(choice: KernelChoice, adapter: AdapterTraits & { architecture?: string }, env: Readonly<Record<string, string | undefined>> = currentPlatform().env): string {
   const lanes = choice.plan === 'software' ? (choice.subgroupSize ? `, subgroups of ${choice.subgroupSize}` : ', no fixed subgroup size: tilings') : '';
   const forcedBy = env.SEPBN_KERNEL_PLAN ? 'SEPBN_KERNEL_PLAN' : env.SEPBN_NAIVE_KERNELS === '1' ? 'SEPBN_NAIVE_KERNELS=1' : undefined;
   const source = forcedBy ? `forced by ${forcedBy}` : choice.plan === defaultKernelPlan(adapter) ? "the adapter's" : 'chosen by the program';

@@ -1,30 +1,11 @@
 // Compiles each (shader, entry point, override constants) once and keeps the pipeline, with
 // bind-group layouts built from the launch's access list so that every kernel follows one
 // binding convention (storage buffers, then the `params` uniform bound with a dynamic offset).
-import { readdirSync, readFileSync } from 'node:fs';
+// The WGSL text comes from the platform (platform/platform.ts): files under shaders/ in Node, the
+// same files fetched in a page.
+import type { Platform } from '../platform/platform.ts';
 import type { Access, KernelLaunch } from './launch.ts';
 import { expandUnrolled } from './unroll.ts';
-
-const SHADER_DIR = new URL('../../shaders/', import.meta.url);
-
-/**
- * Every shader file under shaders/ by its stem, which is the kernel's name: subfolders group a
- * family's kernels for the reader (shaders/conv2d/hardware/, .../software/, .../naive/), and a
- * stem may be used only once in the tree.
- */
-export function indexShaders(): Map<string, URL> {
-  const files = new Map<string, URL>();
-  for (const entry of readdirSync(SHADER_DIR, { recursive: true, encoding: 'utf8' })) {
-    const path = entry.split('\\').join('/');
-    if (!path.endsWith('.wgsl')) continue;
-    const stem = path.slice(path.lastIndexOf('/') + 1, -'.wgsl'.length);
-    const url = new URL(path, SHADER_DIR);
-    const earlier = files.get(stem);
-    if (earlier) throw new Error(`shaders ${earlier.pathname} and ${url.pathname} have the same name; a kernel's name must be unique`);
-    files.set(stem, url);
-  }
-  return files;
-}
 
 export class KernelError extends Error {
   constructor(kernel: string, describe: string, message: string) {
@@ -41,23 +22,23 @@ export interface CompiledKernel {
 
 export class PipelineCache {
   private readonly sources = new Map<string, string>();
-  private readonly shaderFiles = indexShaders();
+  private readonly printWgsl: boolean;
   private readonly layouts = new Map<string, GPUBindGroupLayout>();
   private readonly pipelines = new Map<string, CompiledKernel>();
   /** Compile and validation checks still to be awaited, reported at the next flush. */
   readonly pendingChecks: Promise<void>[] = [];
 
-  constructor(private readonly device: GPUDevice, private readonly printWgsl: boolean) {}
+  constructor(private readonly device: GPUDevice, private readonly platform: Platform) {
+    this.printWgsl = platform.env.SEPBN_PRINT_WGSL === '1';
+  }
 
   source(kernel: string): string {
     let text = this.sources.get(kernel);
     if (text === undefined) {
-      const url = this.shaderFiles.get(kernel);
-      if (!url) throw new KernelError(kernel, 'no shapes', `no shader file ${kernel}.wgsl under ${SHADER_DIR.pathname}`);
       try {
-        text = readFileSync(url, 'utf8');
-      } catch {
-        throw new KernelError(kernel, 'no shapes', `shader file ${url.pathname} cannot be read`);
+        text = this.platform.shaderSource(kernel);
+      } catch (err) {
+        throw new KernelError(kernel, 'no shapes', (err as Error).message);
       }
       this.sources.set(kernel, text);
     }
@@ -95,7 +76,7 @@ export class PipelineCache {
 
     const source = this.source(launch.kernel);
     const code = launch.unroll ? expandUnrolled(source, launch.unroll, `${launch.kernel}.wgsl`) : source;
-    if (this.printWgsl) process.stderr.write(`--- compiling ${launch.kernel}.wgsl ${entryPoint} {${constantKey}} {${unrollKey}}\n${code}\n`);
+    if (this.printWgsl) this.platform.report(`--- compiling ${launch.kernel}.wgsl ${entryPoint} {${constantKey}} {${unrollKey}}\n${code}`);
     const { layout, key: layoutKey } = this.layout(launch.access);
     this.device.pushErrorScope('validation');
     const module = this.device.createShaderModule({ code, label: launch.kernel });

@@ -1,6 +1,7 @@
 // The WebGPU runtime: records every dispatch of a step into one command encoder and submits it
 // at a flush (a readback or an explicit sync). Nothing here knows about tensors or ops.
 import { acquireDevice, type AdapterSummary } from '../device.ts';
+import { currentPlatform, type Platform } from '../platform/platform.ts';
 import { BufferPool } from './buffer-pool.ts';
 import type { KernelLaunch } from './launch.ts';
 import { kernelChoice, type KernelChoice } from './kernel-plan.ts';
@@ -48,15 +49,20 @@ export class WebGpuRuntime {
   /** On a software adapter, waits leave the CPU to the rasteriser (see patient-wait.ts). */
   private readonly patience: PatientWait;
 
+  /** What the engine runs on (platform/platform.ts): its switches, shader texts and reports. */
+  readonly platform: Platform;
+
   private constructor(readonly device: GPUDevice, readonly adapter: AdapterSummary) {
+    this.platform = currentPlatform();
     this.pool = new BufferPool(device, adapter.limits.maxStorageBufferBindingSize);
-    this.pipelines = new PipelineCache(device, process.env.SEPBN_PRINT_WGSL === '1');
+    this.pipelines = new PipelineCache(device, this.platform);
     this.ring = new UniformRing(device, adapter.limits.minUniformBufferOffsetAlignment);
     this.placeholder = this.pool.acquire(16, 'placeholder');
-    this.patience = new PatientWait(adapter.kind === 'software');
-    this.kernels = kernelChoice(adapter);
+    this.patience = new PatientWait(adapter.kind === 'software' && this.platform.pollsOnSetImmediate);
+    this.kernels = kernelChoice(adapter, this.platform.env);
   }
 
+  /** Opens the device, which loads the platform (Node's unless a page installed its own). */
   static async open(): Promise<WebGpuRuntime> {
     const { device, adapter } = await acquireDevice();
     return new WebGpuRuntime(device, adapter);

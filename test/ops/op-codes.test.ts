@@ -7,7 +7,7 @@ import { gpuRuntime, useBackend } from '../../engine/backend.ts';
 import { tensor } from '../../engine/create.ts';
 import { BINARY_OP_CODES, binaryLaunch, UNARY_OP_CODES, unaryLaunch } from '../../engine/ops/arith.ts';
 import { scope } from '../../engine/scope.ts';
-import { indexShaders } from '../../engine/webgpu/pipelines.ts';
+import { indexShaders } from '../../engine/platform/shader-files.ts';
 import { gpuBuffer } from '../../engine/webgpu/storage.ts';
 import { withGpu } from '../gpu.ts';
 

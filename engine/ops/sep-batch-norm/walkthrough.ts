@@ -1,7 +1,8 @@
 // One SepBN layer spelled out stage by stage on a tensor small enough to print: the forward
 // intermediates in DESIGN.md's names, then the gradient reaching each of them in the order the
 // tape runs, each confirmed by central finite differences taken at that very intermediate (the
-// stages after it are recomputed with it perturbed). `node cli/explain.js sepbn` prints it.
+// stages after it are recomputed with it perturbed). `node cli/explain.js sepbn` prints it, and
+// the page of `node cli/explain.js sepbn --serve` draws it, computed on the browser's WebGPU.
 import { backward } from '../../autodiff.ts';
 import { tensor } from '../../create.ts';
 import { cpuData } from '../../cpu-storage.ts';
@@ -12,7 +13,7 @@ import { add, leakyRelu, mul, rsqrt, sub } from '../arith.ts';
 import { BN_EPS } from '../batch-norm.ts';
 import { matmul } from '../matmul.ts';
 import { mean, sum } from '../reduce.ts';
-import { mixAffine } from './sep-batch-norm.ts';
+import { mixAffine, sepBatchNormTrain, type SepBnWeights } from './sep-batch-norm.ts';
 import { softmax } from '../softmax.ts';
 
 export interface WalkthroughOptions {
@@ -21,12 +22,37 @@ export interface WalkthroughOptions {
   H: number;
   W: number;
   K: number;
+  /** Channel groups G, each with its own attention over the K sets; C must be a multiple of G. */
+  groups: number;
   hidden: number;
   temperature: number;
   seed: number;
+  /**
+   * The layer input x (N·C·H·W values, NCHW order, rounded to f32) in place of the one drawn from
+   * the seed; the parameters are drawn from the seed either way, so editing x changes only x.
+   */
+  input?: ArrayLike<number>;
 }
 
-export const WALKTHROUGH_DEFAULTS: WalkthroughOptions = { N: 2, C: 4, H: 3, W: 3, K: 3, hidden: 2, temperature: 2, seed: 1 };
+export const WALKTHROUGH_DEFAULTS: WalkthroughOptions = { N: 2, C: 4, H: 3, W: 3, K: 3, groups: 1, hidden: 2, temperature: 2, seed: 1 };
+
+/** The options with defaults filled in, checked so that a bad one is named rather than failing deep in an op. */
+export function walkthroughOptions(options: Partial<WalkthroughOptions> = {}): WalkthroughOptions {
+  const o = { ...WALKTHROUGH_DEFAULTS, ...options };
+  for (const name of ['N', 'C', 'H', 'W', 'K', 'groups', 'hidden'] as const) {
+    if (!Number.isInteger(o[name]) || o[name] < 1) throw new Error(`walkthrough: ${name} must be a positive integer, got ${o[name]}`);
+  }
+  if (o.C % o.groups !== 0) throw new Error(`walkthrough: C=${o.C} channels do not split into groups=${o.groups} equal groups`);
+  if (!(o.temperature > 0)) throw new Error(`walkthrough: the temperature must be above 0, got ${o.temperature}`);
+  if (!Number.isInteger(o.seed)) throw new Error(`walkthrough: the seed must be an integer, got ${o.seed}`);
+  const size = o.N * o.C * o.H * o.W;
+  if (o.input !== undefined) {
+    if (o.input.length !== size) throw new Error(`walkthrough: the input x [${o.N},${o.C},${o.H},${o.W}] needs ${size} values, got ${o.input.length}`);
+    const bad = Array.from(o.input).findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) throw new Error(`walkthrough: input value ${bad} is ${o.input[bad]}, not a finite number`);
+  }
+  return o;
+}
 
 type Env = Map<string, Tensor>;
 
@@ -42,7 +68,9 @@ export interface WalkStep {
   formula: string;
   shape: number[];
   values: Float64Array;
-  /** Backward steps: largest |tape - finite difference| at this tensor (CPU, Float64). */
+  /** Backward steps: the same gradient by central finite differences at this tensor (CPU, Float64). */
+  finiteDifference?: Float64Array;
+  /** Backward steps: largest |tape - finite difference| at this tensor. */
   finiteDifferenceError?: number;
 }
 
@@ -56,10 +84,14 @@ function stages(o: WalkthroughOptions): Stage[] {
     { name: 'p', formula: 'p[n,c] = mean_hw x[n,c,h,w]   (the attention looks at the pooled input)', compute: (e) => mean(get(e, 'x'), [2, 3]) },
     { name: 'u', formula: 'u = p · W1ᵀ   (fc1, a 1x1 convolution C -> hidden)', compute: (e) => matmul(get(e, 'p'), get(e, 'W1').reshape([o.hidden, o.C]), { transB: true }) },
     { name: 'v', formula: 'v = leaky_relu(u)', compute: (e) => leakyRelu(get(e, 'u')) },
-    { name: 'z', formula: 'z = v · W2ᵀ   (fc2, hidden -> K)', compute: (e) => matmul(get(e, 'v'), get(e, 'W2').reshape([o.K, o.hidden]), { transB: true }) },
-    { name: 'a', formula: `a[n,k] = softmax_k(z[n,k] / T), T = ${o.temperature}`, compute: (e) => softmax(get(e, 'z').reshape([o.N, 1, o.K]), 2, o.temperature) },
-    { name: 'gamma_nc', formula: 'gamma_nc = sum_k a[n,k] gamma_k[c]', compute: (e) => mixAffine(get(e, 'a'), gammas(e)) },
-    { name: 'beta_nc', formula: 'beta_nc = sum_k a[n,k] beta_k[c]', compute: (e) => mixAffine(get(e, 'a'), betas(e)) },
+    { name: 'z', formula: 'z = v · W2ᵀ   (fc2, hidden -> K·G)', compute: (e) => matmul(get(e, 'v'), get(e, 'W2').reshape([o.K * o.groups, o.hidden]), { transB: true }) },
+    {
+      name: 'a',
+      formula: `a[n,g,k] = softmax_k(z[n,g,k] / T), T = ${o.temperature}`,
+      compute: (e) => softmax(get(e, 'z').reshape([o.N, o.groups, o.K]), 2, o.temperature),
+    },
+    { name: 'gamma_nc', formula: 'gamma_nc = sum_k a[n,g(c),k] gamma_k[c]', compute: (e) => mixAffine(get(e, 'a'), gammas(e)) },
+    { name: 'beta_nc', formula: 'beta_nc = sum_k a[n,g(c),k] beta_k[c]', compute: (e) => mixAffine(get(e, 'a'), betas(e)) },
     { name: 'mu', formula: 'mu[c] = mean_{n,h,w} x   (one set of statistics serves all K sets)', compute: (e) => mean(get(e, 'x'), perChannel, true) },
     { name: 'xc', formula: 'xc = x - mu', compute: (e) => sub(get(e, 'x'), get(e, 'mu')) },
     { name: 'var', formula: 'var[c] = mean_{n,h,w} xc^2   (biased, as BatchNorm normalises)', compute: (e) => mean(mul(get(e, 'xc'), get(e, 'xc')), perChannel, true) },
@@ -77,12 +109,15 @@ function stages(o: WalkthroughOptions): Stage[] {
 function inputs(o: WalkthroughOptions): Array<{ name: string; formula: string; shape: number[]; values: Float64Array }> {
   const rng = new Random(o.seed);
   const draw = (shape: number[], f: () => number) => ({ shape, values: Float64Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => Math.fround(f())) });
+  // x is drawn even when given, so the parameters after it are the seed's either way.
+  const x = draw([o.N, o.C, o.H, o.W], () => rng.normal() + 0.5);
+  if (o.input !== undefined) x.values = Float64Array.from(o.input, Math.fround);
   return [
-    { name: 'x', formula: 'the layer input [N, C, H, W]', ...draw([o.N, o.C, o.H, o.W], () => rng.normal() + 0.5) },
+    { name: 'x', formula: 'the layer input [N, C, H, W]', ...x },
     ...Array.from({ length: o.K }, (_, k) => ({ name: `gamma_${k}`, formula: `scale of set ${k} (bn.${k}.weight)`, ...draw([o.C], () => rng.uniform(0.5, 1.5)) })),
     ...Array.from({ length: o.K }, (_, k) => ({ name: `beta_${k}`, formula: `shift of set ${k} (bn.${k}.bias)`, ...draw([o.C], () => rng.uniform(-0.5, 0.5)) })),
     { name: 'W1', formula: 'fc1.weight [hidden, C, 1, 1]', ...draw([o.hidden, o.C, 1, 1], () => rng.normal()) },
-    { name: 'W2', formula: 'fc2.weight [K, hidden, 1, 1]', ...draw([o.K, o.hidden, 1, 1], () => rng.normal()) },
+    { name: 'W2', formula: 'fc2.weight [K·G, hidden, 1, 1]', ...draw([o.K * o.groups, o.hidden, 1, 1], () => rng.normal()) },
     { name: 'R', formula: 'the fixed projection defining L', ...draw([o.N, o.C, o.H, o.W], () => rng.uniform(-1, 1)) },
   ];
 }
@@ -125,7 +160,7 @@ function finiteDifference(o: WalkthroughOptions, base: Env, name: string): Float
 
 /** The walkthrough on a backend; finite differences always run on the Float64 CPU backend. */
 export async function sepBnWalkthrough(backend: BackendName, options: Partial<WalkthroughOptions> = {}): Promise<WalkStep[]> {
-  const o = { ...WALKTHROUGH_DEFAULTS, ...options };
+  const o = walkthroughOptions(options);
   const formulas = new Map([...inputs(o), ...stages(o)].map((s) => [s.name, s.formula]));
   return scope(async () => {
     const env = run(o, backend, new Map(), true);
@@ -141,8 +176,69 @@ export async function sepBnWalkthrough(backend: BackendName, options: Partial<Wa
       const values = Float64Array.from(await grad.toArray());
       const numeric = finiteDifference(o, reference, name);
       const finiteDifferenceError = numeric.reduce((m, v, i) => Math.max(m, Math.abs(v - values[i])), 0);
-      steps.push({ phase: 'backward', name: `dL/d${name}`, formula: `gradient reaching ${name} (${formulas.get(name)})`, shape: [...grad.shape], values, finiteDifferenceError });
+      steps.push({
+        phase: 'backward',
+        name: `dL/d${name}`,
+        formula: `gradient reaching ${name} (${formulas.get(name)})`,
+        shape: [...grad.shape],
+        values,
+        finiteDifference: numeric,
+        finiteDifferenceError,
+      });
     }
     return steps;
   });
+}
+
+/** One tensor of the layer as the fused kernels give it, beside the composite of primitive ops. */
+export interface FusedComparison {
+  /** The walkthrough's name for it: a, mu, var, y, or dL/d of an input. */
+  name: string;
+  shape: number[];
+  fused: Float64Array;
+  composite: Float64Array;
+  /** max |fused - composite|. */
+  maxDifference: number;
+}
+
+/**
+ * The layer as training runs it, sepBatchNormTrain, from the walkthrough's inputs and with its
+ * loss (dL/dy = R): the fused kernels (batch_norm_*, mix_affine) beside the composite of primitive
+ * ops, forward and every input's gradient.
+ */
+export async function sepBnFusedComparison(backend: BackendName, options: Partial<WalkthroughOptions> = {}): Promise<FusedComparison[]> {
+  const o = walkthroughOptions(options);
+  const values = new Map(inputs(o).map((i) => [i.name, i]));
+  const sets = Array.from({ length: o.K }, (_, k) => k);
+  const once = (fused: boolean) =>
+    scope(async () => {
+      const leaf = (name: string, requiresGrad = true) => tensor(values.get(name)!.values, values.get(name)!.shape, { backend, requiresGrad, label: name });
+      const x = leaf('x');
+      const w: SepBnWeights = { gammas: sets.map((k) => leaf(`gamma_${k}`)), betas: sets.map((k) => leaf(`beta_${k}`)), fc1: leaf('W1'), fc2: leaf('W2') };
+      const out = sepBatchNormTrain(x, w, { groups: o.groups, temperature: o.temperature }, fused);
+      backward(out.y, { grad: leaf('R', false) });
+      const named: Array<[string, Tensor]> = [
+        ['a', out.attention],
+        ['mu', out.mean],
+        ['var', out.variance],
+        ['y', out.y],
+        ['dL/dx', x.grad!],
+        ['dL/dW1', w.fc1.grad!],
+        ['dL/dW2', w.fc2.grad!],
+        ...sets.map((k): [string, Tensor] => [`dL/dgamma_${k}`, w.gammas[k].grad!]),
+        ...sets.map((k): [string, Tensor] => [`dL/dbeta_${k}`, w.betas[k].grad!]),
+      ];
+      const read: Array<{ name: string; shape: number[]; values: Float64Array }> = [];
+      for (const [name, t] of named) read.push({ name, shape: [...t.shape], values: Float64Array.from(await t.toArray()) });
+      return read;
+    });
+  const fused = await once(true);
+  const composite = await once(false);
+  return fused.map((f, i) => ({
+    name: f.name,
+    shape: f.shape,
+    fused: f.values,
+    composite: composite[i].values,
+    maxDifference: f.values.reduce((m, v, j) => Math.max(m, Math.abs(v - composite[i].values[j])), 0),
+  }));
 }

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import t from 'tap';
 import { definedUniformStructs } from '../../../engine/webgpu/launch.ts';
-import { indexShaders } from '../../../engine/webgpu/pipelines.ts';
+import { indexShaders } from '../../../engine/platform/shader-files.ts';
 // The modules that define the layouts, loaded for that side effect: the registry brings every op.
 import '../../../engine/ops/registry.ts';
 import '../../../nn/optim/adam.ts';

@@ -4,7 +4,7 @@ import { useBackend } from '../../../engine/backend.ts';
 import { tensor } from '../../../engine/create.ts';
 import { maxRelativeError } from '../../../engine/gradcheck.ts';
 import { mixAffine, sepBatchNormTrain, type SepBnWeights } from '../../../engine/ops/sep-batch-norm/sep-batch-norm.ts';
-import { sepBnWalkthrough, WALKTHROUGH_DEFAULTS, type WalkStep, type WalkthroughOptions } from '../../../engine/ops/sep-batch-norm/walkthrough.ts';
+import { sepBnFusedComparison, sepBnWalkthrough, WALKTHROUGH_DEFAULTS, type WalkStep, type WalkthroughOptions } from '../../../engine/ops/sep-batch-norm/walkthrough.ts';
 import { scope } from '../../../engine/scope.ts';
 import type { BackendName, Tensor } from '../../../engine/tensor.ts';
 import { withGpu } from '../../gpu.ts';
@@ -40,6 +40,8 @@ const SETTINGS: Array<Partial<WalkthroughOptions>> = [
   {}, // what `node cli/explain.js sepbn` prints
   { N: 3, C: 5, H: 3, W: 7, K: 2, hidden: 3, temperature: 0.7, seed: 11 },
   { N: 5, C: 3, H: 1, W: 3, K: 4, hidden: 1, temperature: 5, seed: 4 },
+  // Several groups, and an input typed in (the page's controls).
+  { N: 2, C: 6, H: 2, W: 3, K: 3, groups: 3, hidden: 2, temperature: 1.5, seed: 5, input: Array.from({ length: 72 }, (_, i) => Math.cos(i) * 2) },
 ];
 
 function stepNamed(steps: WalkStep[], name: string): WalkStep {
@@ -58,7 +60,7 @@ async function throughOp(steps: WalkStep[], o: WalkthroughOptions, backend: Back
     const sets = Array.from({ length: o.K }, (_, k) => k);
     const x = leaf('x');
     const w: SepBnWeights = { gammas: sets.map((k) => leaf(`gamma_${k}`)), betas: sets.map((k) => leaf(`beta_${k}`)), fc1: leaf('W1'), fc2: leaf('W2') };
-    const out = sepBatchNormTrain(x, w, { groups: 1, temperature: o.temperature }, fused);
+    const out = sepBatchNormTrain(x, w, { groups: o.groups, temperature: o.temperature }, fused);
     backward(out.y, { grad: leaf('R', false) });
     const named: Array<[string, Tensor]> = [
       ['a', out.attention],
@@ -82,7 +84,7 @@ async function compareToOp(t: Test, backend: BackendName, tolerance: number) {
   for (const settings of SETTINGS) {
     const o = { ...WALKTHROUGH_DEFAULTS, ...settings };
     const steps = await sepBnWalkthrough(backend, o);
-    const setting = `N=${o.N} C=${o.C} H=${o.H} W=${o.W} K=${o.K} hidden=${o.hidden} T=${o.temperature} seed=${o.seed}`;
+    const setting = `N=${o.N} C=${o.C} H=${o.H} W=${o.W} K=${o.K} groups=${o.groups} hidden=${o.hidden} T=${o.temperature} seed=${o.seed}${o.input ? ' typed x' : ''}`;
     for (const fused of [true, false]) {
       for (const [name, op] of await throughOp(steps, o, backend, fused)) {
         const walked = stepNamed(steps, name).values;
@@ -101,4 +103,40 @@ t.test('the walkthrough equals sepBatchNormTrain on WebGPU to f32 rounding', asy
   await useBackend('webgpu');
   await compareToOp(t, 'webgpu', 1e-5);
   await useBackend('cpu');
+});
+
+t.test('a typed input replaces x and nothing else', async (t) => {
+  const drawn = await sepBnWalkthrough('cpu');
+  const input = Array.from({ length: 72 }, (_, i) => i / 10 - 3.3);
+  const typed = await sepBnWalkthrough('cpu', { input });
+  t.same(Array.from(stepNamed(typed, 'x').values), input.map(Math.fround), 'x is the input, rounded to f32');
+  for (const name of ['gamma_0', 'beta_2', 'W1', 'W2', 'R']) t.same(stepNamed(typed, name).values, stepNamed(drawn, name).values, `${name} is still the seed's`);
+});
+
+t.test('bad settings are named', async (t) => {
+  await t.rejects(sepBnWalkthrough('cpu', { groups: 3 }), { message: 'walkthrough: C=4 channels do not split into groups=3 equal groups' });
+  await t.rejects(sepBnWalkthrough('cpu', { input: [1, 2] }), { message: 'walkthrough: the input x [2,4,3,3] needs 72 values, got 2' });
+  await t.rejects(sepBnWalkthrough('cpu', { input: Array.from({ length: 72 }, (_, i) => (i === 5 ? NaN : 0)) }), { message: 'walkthrough: input value 5 is NaN, not a finite number' });
+  await t.rejects(sepBnWalkthrough('cpu', { temperature: 0 }), { message: 'walkthrough: the temperature must be above 0, got 0' });
+  await t.rejects(sepBnWalkthrough('cpu', { K: 0 }), { message: 'walkthrough: K must be a positive integer, got 0' });
+});
+
+t.test('each backward step carries its finite differences', async (t) => {
+  for (const s of (await sepBnWalkthrough('cpu')).filter((s) => s.phase === 'backward')) {
+    const numeric = s.finiteDifference!;
+    const gap = numeric.reduce((m, v, i) => Math.max(m, Math.abs(v - s.values[i])), 0);
+    if (numeric.length !== s.values.length || gap !== s.finiteDifferenceError) t.fail(`${s.name}: ${numeric.length} finite differences, largest gap ${gap} against ${s.finiteDifferenceError}`);
+  }
+  t.pass('as many values as the gradient, and the error is their largest gap');
+});
+
+t.test('the fused comparison: the fused kernels equal the composite, and the composite equals the walkthrough', async (t) => {
+  const settings = { groups: 2, temperature: 0.8, seed: 3 };
+  const steps = await sepBnWalkthrough('cpu', settings);
+  const pairs = await sepBnFusedComparison('cpu', settings);
+  t.same(pairs.map((p) => p.name), ['a', 'mu', 'var', 'y', 'dL/dx', 'dL/dW1', 'dL/dW2', 'dL/dgamma_0', 'dL/dgamma_1', 'dL/dgamma_2', 'dL/dbeta_0', 'dL/dbeta_1', 'dL/dbeta_2']);
+  for (const p of pairs) {
+    t.ok(maxRelativeError(p.fused, p.composite) < 1e-12, `${p.name}: fused equals composite (max difference ${p.maxDifference.toExponential(2)})`);
+    t.ok(maxRelativeError(p.composite, stepNamed(steps, p.name).values) < 1e-12, `${p.name}: as the walkthrough computes it`);
+  }
 });
