@@ -1,6 +1,6 @@
 // The networks by the names users type: the paper's baseline, its SepBN method, and the obvious
 // BatchNorm ablation.
-import { defaultConfig, VanillaCnn, type Norm, type VanillaCnnConfig } from './vanilla-cnn.ts';
+import { defaultConfig, FULL_CHANNELS, VanillaCnn, type Norm, type VanillaCnnConfig } from './vanilla-cnn.ts';
 
 export const MODEL_NAMES = ['baseline', 'sepbn', 'bn'] as const;
 export type ModelName = (typeof MODEL_NAMES)[number];
@@ -20,5 +20,32 @@ export function modelNameOf(config: VanillaCnnConfig): ModelName {
 }
 
 export function buildModel(config: VanillaCnnConfig): VanillaCnn {
-  return new VanillaCnn(config);
+  const model = new VanillaCnn(config);
+  model.describeMismatch = describeMismatch;
+  return model;
+}
+
+type ShapesByName = ReadonlyMap<string, { shape: readonly number[] }>;
+
+/**
+ * Which network, at which width, a state dict is, by its names (SepBN layers hold bnN.bn.K.*,
+ * BatchNorm layers bnN.*, the baseline neither) and conv1's 64 / width output channels; undefined
+ * when it is none of them.
+ */
+export function identifyStateDict(tensors: ShapesByName): { model: ModelName; width: number } | undefined {
+  const conv1 = tensors.get('conv1.weight')?.shape;
+  if (conv1?.length !== 4 || !(conv1[0] > 0 && FULL_CHANNELS[0] % conv1[0] === 0)) return undefined;
+  const names = [...tensors.keys()];
+  const model = names.some((n) => /^bn\d+\.bn\.\d+\./.test(n)) ? 'sepbn' : names.some((n) => /^bn\d+\./.test(n)) ? 'bn' : 'baseline';
+  return { model, width: FULL_CHANNELS[0] / conv1[0] };
+}
+
+/** "a baseline checkpoint, you asked for sepbn" (or the widths) when a state dict is another network than the one wanted. */
+function describeMismatch(wanted: ShapesByName, found: ShapesByName): string | undefined {
+  const [want, have] = [identifyStateDict(wanted), identifyStateDict(found)];
+  if (!want || !have) return undefined;
+  if (want.model !== have.model) {
+    return want.width === have.width ? `a ${have.model} checkpoint, you asked for ${want.model}` : `a ${have.model} checkpoint of width 1/${have.width}, you asked for ${want.model} of width 1/${want.width}`;
+  }
+  return want.width !== have.width ? `a ${have.model} checkpoint of width 1/${have.width}, you asked for width 1/${want.width}` : undefined;
 }

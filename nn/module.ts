@@ -2,6 +2,7 @@
 // such as `bn1.bn.0.running_var`) and train/eval modes. Parameters and buffers are kept tensors:
 // they outlive every memory scope and are updated in place by optimizers and running statistics.
 import type { Tensor } from '../engine/tensor.ts';
+import type { MismatchDescriber } from './state-dict-values.ts';
 
 /** An integer buffer kept on the host (BatchNorm's num_batches_tracked, an I64 in checkpoints). */
 export class Counter {
@@ -10,6 +11,11 @@ export class Counter {
 
 export class Module {
   training = true;
+  /**
+   * Set on a network that is one of a family (models/registry.ts): what a state dict that does not
+   * fit it is instead, so a load can say "a baseline checkpoint, you asked for sepbn".
+   */
+  describeMismatch?: MismatchDescriber;
   private readonly ownParameters: Array<[string, Tensor]> = [];
   private readonly ownBuffers: Array<[string, Tensor | Counter]> = [];
   private readonly children: Array<[string, Module]> = [];

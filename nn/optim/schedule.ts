@@ -5,11 +5,14 @@
 /** Learning rate as a function of fractional epochs done (epoch + batch / batches). */
 export type LrSchedule = (epochProgress: number) => number;
 
+/** Where the warm-up starts and the cosine ends unless told otherwise: the reference code's 1e-10, never exactly 0. */
+export const LR_FLOOR = 1e-10;
+
 export interface WarmupCosineOptions {
   baseLr: number;
   warmupEpochs: number;
   totalEpochs: number;
-  /** Where the warm-up starts and the cosine ends; default 1e-10 (never exactly 0). */
+  /** Where the warm-up starts and the cosine ends; default LR_FLOOR. */
   floor?: number;
 }
 
@@ -17,7 +20,7 @@ export interface WarmupCosineOptions {
  * Linear warm-up from `floor` to baseLr over warmupEpochs, then half a cosine from baseLr down to
  * `floor` at totalEpochs; `floor` after that.
  */
-export function warmupCosine({ baseLr, warmupEpochs, totalEpochs, floor = 1e-10 }: WarmupCosineOptions): LrSchedule {
+export function warmupCosine({ baseLr, warmupEpochs, totalEpochs, floor = LR_FLOOR }: WarmupCosineOptions): LrSchedule {
   if (!(warmupEpochs >= 0 && totalEpochs > warmupEpochs)) {
     throw new Error(`warmupCosine: needs 0 <= warmupEpochs < totalEpochs, got warmupEpochs ${warmupEpochs}, totalEpochs ${totalEpochs}`);
   }
@@ -37,8 +40,8 @@ export function constant(baseLr: number): LrSchedule {
 
 /**
  * The softmax temperature of SepBN's attention at a (whole, 0-based) epoch: `start` at epoch 0,
- * one less each epoch, never below 1.
+ * `step` less each epoch, never below `end` (the paper's: 30, one less each epoch, down to 1).
  */
-export function sepBnTemperature(epoch: number, start = 30): number {
-  return Math.max(1, start - epoch);
+export function sepBnTemperature(epoch: number, start = 30, end = 1, step = 1): number {
+  return Math.max(end, start - step * epoch);
 }

@@ -228,6 +228,9 @@ t.test('(d) warm-up cosine, constant and the SepBN temperature', async (t) => {
   t.equal(sepBnTemperature(29), 1);
   t.equal(sepBnTemperature(100), 1);
   t.equal(sepBnTemperature(10, 5), 1);
+  t.equal(sepBnTemperature(3, 10, 2, 2.5), 2.5, 'a step of 2.5 from 10: 10, 7.5, 5, 2.5');
+  t.equal(sepBnTemperature(4, 10, 2, 2.5), 2, 'then held at the end');
+  t.equal(sepBnTemperature(50, 5, 5, 0), 5, 'a step of 0 keeps the start');
   t.same(TRAINING_DEFAULTS.sgd, { lr: 1e-3, momentum: 0.9, weightDecay: 5e-4 });
 });
 
