@@ -1,6 +1,7 @@
+#!/usr/bin/env node
 // node cli/gradcheck.js: the op witness as a table: every op's gradients against finite
 // differences on the CPU, and the WebGPU kernels against the CPU.
-import { checkAgainstFiniteDifferences, checkGpuAgainstCpu, formatCheckTable, type CheckRow } from '../engine/gradcheck.ts';
+import { formatCheckTable, gradcheck, type CheckRow } from '../engine/gradcheck.ts';
 import { registry } from '../engine/ops/registry.ts';
 import { parseCommand } from './args.ts';
 import { backendOptionDefaulting, openBackend, runMain, UsageError } from './main.ts';
@@ -24,10 +25,7 @@ runMain(async () => {
   const backend = await openBackend(values.backend);
   const rows: CheckRow[] = [];
   for (const w of witnesses) {
-    for (const c of w.cases) {
-      rows.push(...(await checkAgainstFiniteDifferences(w.op, c)));
-      if (backend === 'webgpu') rows.push(...(await checkGpuAgainstCpu(w.op, c)));
-    }
+    for (const c of w.cases) rows.push(...(await gradcheck(w.op, c, { gpu: backend === 'webgpu' })));
   }
   const failed = rows.filter((r) => !r.pass).length;
   if (values.json) process.stdout.write(JSON.stringify(rows, null, 2) + '\n');

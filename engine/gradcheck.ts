@@ -3,6 +3,7 @@
 // WebGPU forward and backward against the CPU's on the same f32-representable inputs, with the
 // error measured relative to the largest magnitude of the expected tensor.
 import { backward } from './autodiff.ts';
+import { defaultBackend } from './backend.ts';
 import { tensor } from './create.ts';
 import { cpuData } from './cpu-storage.ts';
 import { mul } from './ops/arith.ts';
@@ -140,6 +141,18 @@ export async function checkGpuAgainstCpu(op: string, c: WitnessCase, seed = 1): 
   want.grads.forEach((w, i) => {
     if (w) rows.push(row(`webgpu grad ${inputName(c, i)} vs cpu`, got.grads[i] ?? new Float64Array(0), w));
   });
+  return rows;
+}
+
+/**
+ * The whole check of one case, as `node cli/gradcheck.js` runs it: the CPU tape's gradients against
+ * finite differences, then (`gpu`, by default when WebGPU is the default backend) the WebGPU
+ * forward and backward against the CPU. `name` labels the rows.
+ */
+export async function gradcheck(name: string, c: WitnessCase, options: { seed?: number; gpu?: boolean } = {}): Promise<CheckRow[]> {
+  const seed = options.seed ?? 1;
+  const rows = await checkAgainstFiniteDifferences(name, c, seed);
+  if (options.gpu ?? defaultBackend() === 'webgpu') rows.push(...(await checkGpuAgainstCpu(name, c, seed)));
   return rows;
 }
 
