@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 // node cli/bench.js NAME: benchmarks, kept apart from the tests. Each reports speed as a ratio to
 // a baseline measured in the same run, because this machine is shared and noisy.
 import { helpText, parseCommand, type CommandSpec } from './args.ts';

@@ -1,15 +1,15 @@
-// Where the train and test commands find their data: --data DIR (prepared WFLW256 files), or the
-// built-in synthetic faces, generated once into the project's .cache folder.
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+// Where the commands find their data: --data DIR (prepared WFLW256 files), the folder a checkpoint's
+// run trained on, or the built-in synthetic faces, generated once into the project's .cache folder.
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { subsetFilesBeside } from '../data/prepare.ts';
 import { ensureSyntheticDataset } from '../data/synthetic-dataset.ts';
+import type { RunState } from '../models/checkpoint.ts';
 import { Progress } from './progress.ts';
 import { UsageError } from './main.ts';
 
 export const CACHE_DIR = fileURLToPath(new URL('../.cache/', import.meta.url));
-
-const SUBSETS = ['pose', 'expression', 'illumination', 'makeup', 'occlusion', 'blur'];
 
 export interface DataFiles {
   dir: string;
@@ -38,10 +38,33 @@ export function resolveData(dataDir: string | undefined): DataFiles {
   for (const name of ['train', 'test']) {
     if (!existsSync(file(name))) throw new UsageError(`${dir} has no ${name}.txt: give --data the output folder of "node cli/prepare.js"`);
   }
-  const testSets = [{ name: 'test', file: file('test') }];
-  for (const s of SUBSETS) {
-    const f = file(`test_${s}`);
-    if (existsSync(f) && readFileSync(f, 'utf8').trim() !== '') testSets.push({ name: s, file: f });
-  }
+  const testSets = [{ name: 'test', file: file('test') }, ...subsetFilesBeside(file('test'))];
   return { dir, train: file('train'), test: file('test'), testSets };
+}
+
+/**
+ * The faces a checkpoint is scored on, and a line naming them and why: --data when given, else the
+ * folder the checkpoint's run trained on (its metadata records it), else the built-in synthetic
+ * faces. `state` is the checkpoint's run state; absent for a file without our metadata (a .pth).
+ */
+export function checkpointData(dataFlag: string | undefined, weightsFile: string, state: RunState | undefined): { files: DataFiles; said: string } {
+  if (dataFlag !== undefined) {
+    const files = resolveData(resolve(dataFlag));
+    return { files, said: `data: ${files.dir} (--data)` };
+  }
+  const recorded = state?.run.data;
+  if (typeof recorded === 'string') {
+    // Runs record the folder as an absolute path; an older run's relative one is read from here.
+    const dir = resolve(recorded);
+    if (!existsSync(join(dir, 'test.txt'))) {
+      throw new UsageError(`${weightsFile} was trained on ${dir} (its metadata says), which has no test.txt now: give --data DIR, the prepared folder to score`);
+    }
+    return { files: resolveData(dir), said: `data: ${dir}, the folder the checkpoint's run trained on (--data DIR scores others)` };
+  }
+  const files = resolveData(undefined);
+  if (recorded === null) return { files, said: `data: the built-in synthetic faces (${files.dir}), which the checkpoint's run trained on (--data DIR scores others)` };
+  return {
+    files,
+    said: `data: the built-in synthetic faces (${files.dir}), since ${weightsFile} records no data folder (a PyTorch file, or a state dict without a run's metadata); give --data DIR to score yours`,
+  };
 }

@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 // node cli/device.js: what WebGPU adapter Dawn finds here, and the limits this engine relies on.
 import { acquireDevice } from '../engine/device.ts';
 import { parseCommand } from './args.ts';
@@ -29,4 +30,17 @@ runMain(async () => {
   ];
   const width = Math.max(...rows.map(([k]) => k.length)) + 2;
   for (const [k, v] of rows) process.stdout.write(`${k.padEnd(width)}${v}\n`);
+  process.stderr.write(DAWN_WARNINGS_NOTE);
 });
+
+/**
+ * Dawn prints two warnings at every device creation on drivers that report an unlimited number of
+ * dynamic buffers (lavapipe among them). Its native code writes them straight to the process's
+ * stderr, out of JavaScript's reach, so they are explained here, once, rather than filtered.
+ */
+const DAWN_WARNINGS_NOTE =
+  '\nnote: on some drivers (lavapipe among them) every command that opens the GPU first prints Dawn\'s\n' +
+  '  "Warning: maxDynamicUniformBuffersPerPipelineLayout artificially reduced from 1000000 to 16 ..." and the\n' +
+  '  same for maxDynamicStorageBuffersPerPipelineLayout: the driver reports no real limit, and Dawn caps both\n' +
+  '  at 16 to fit its own bookkeeping. They are harmless here, where each kernel binds one dynamic uniform\n' +
+  '  buffer and no dynamic storage buffer; Dawn writes them from native code, so they cannot be filtered.\n';

@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 // node cli/grads.js: one train-mode forward and backward on a given batch, everything written to a
 // safetensors file, for stepping through gradients and comparing them with PyTorch's.
 import { resolve } from 'node:path';
@@ -10,7 +11,7 @@ import { numberOption, parseCommand } from './args.ts';
 import { backendOption, openBackend, runMain, UsageError } from './main.ts';
 
 const { values } = parseCommand({
-  usage: 'node cli/grads.js --model baseline|sepbn|bn --weights W.safetensors --batch B.safetensors --out G.safetensors [options]',
+  usage: 'node cli/grads.js --model baseline|sepbn|bn --weights W.safetensors|W.pth --batch B.safetensors --out G.safetensors [options]',
   summary:
     'Runs one train-mode forward and backward (L1 loss) on a batch and writes: loss [1], output [N,196],\n' +
     'grad.<name> for every parameter, buffer.<name> for every running statistic after that forward,\n' +
@@ -19,7 +20,7 @@ const { values } = parseCommand({
     'B holds images [N,3,128,128] and landmarks [N,196] (F32, pixels of the 128 frame, x y interleaved).',
   options: {
     model: { type: 'string', value: MODEL_NAMES.join('|'), help: 'which network (required)' },
-    weights: { type: 'string', value: 'FILE', help: 'state dict with PyTorch names (safetensors; required)' },
+    weights: { type: 'string', value: 'FILE', help: 'state dict with PyTorch names (safetensors or PyTorch .pth; required)' },
     batch: { type: 'string', value: 'FILE', help: 'safetensors file with images and landmarks (required)' },
     out: { type: 'string', value: 'FILE', help: 'where to write the results (required)' },
     width: { type: 'string', value: 'W', default: '1', help: 'width divisor' },

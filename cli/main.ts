@@ -3,6 +3,7 @@
 import { shutdown, useBackend } from '../engine/backend.ts';
 import { DRIVER_INSTALL_HINT, NoGpuError } from '../engine/device.ts';
 import type { BackendName } from '../engine/tensor.ts';
+import { isWeightsProblem } from '../nn/weights-file.ts';
 import type { OptionSpec } from './args.ts';
 
 const BACKEND_HELP = 'where kernels run: WebGPU (Dawn) or the Float64 CPU reference';
@@ -57,7 +58,8 @@ export function runMain(main: () => Promise<void>): void {
     })
     .catch((err: unknown) => {
       shutdown();
-      if (err instanceof NoGpuError || err instanceof UsageError) {
+      // A weights file that cannot be read, is refused or does not fit the network: its one line names the file and says it all.
+      if (err instanceof NoGpuError || err instanceof UsageError || isWeightsProblem(err)) {
         process.stderr.write(`${err.message}\n`);
       } else if (err instanceof Error && process.env.SEPBN_DEBUG !== '1') {
         process.stderr.write(`error: ${err.message}\n(set SEPBN_DEBUG=1 for the stack trace)\n`);

@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 // node cli/prepare.js --wflw ROOT --out DIR: raw WFLW -> 256x256 crops in the WFLW256 layout.
 import { parseCommand } from './args.ts';
 import { Progress } from './progress.ts';

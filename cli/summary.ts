@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 // node cli/summary.js: the network's layers, output shapes, parameters and MACs.
 import { isModelName, MODEL_NAMES, modelConfig } from '../models/registry.ts';
 import { summarize } from '../models/summary.ts';

@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 // node cli/synth.js --out DIR --count N: a synthetic data set in the raw WFLW layout.
 import { numberOption, parseCommand } from './args.ts';
 import { Progress } from './progress.ts';

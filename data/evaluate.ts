@@ -47,6 +47,11 @@ export async function predictFile(model: VanillaCnn, annotationFile: string, opt
   return predictions;
 }
 
+/** One set's score from its faces' NMEs, in the set's order. */
+export function setScore(name: string, file: string, nmes: Float64Array): SetScore {
+  return { name, file, nmes, ...summarizeNme(nmes) };
+}
+
 /** Scores predictions (keyed by image path) against each annotation file. */
 export function scoreFiles(predictions: Map<string, Float64Array>, sets: Array<{ name: string; file: string }>): SetScore[] {
   return sets.map(({ name, file }) => {
@@ -59,7 +64,6 @@ export function scoreFiles(predictions: Map<string, Float64Array>, sets: Array<{
       predicted.set(p, i * COORDINATES);
       target.set(s.landmarksPx, i * COORDINATES);
     });
-    const nmes = nmePerImage(predicted, target);
-    return { name, file, nmes, ...summarizeNme(nmes) };
+    return setScore(name, file, nmePerImage(predicted, target));
   });
 }

@@ -26,13 +26,37 @@ export interface FaceInput {
   faceSidePx: number;
 }
 
-/** Without a box the image must already be a prepared 256 crop, whose face box is its central half. */
+/**
+ * An image that cannot be used as given: `needs` says what would make it usable, a face box (a
+ * photograph given none) or no box (a prepared crop given one, which would be cropped a second
+ * time and put every point on one eye). The message names no command's flags; a command adds its own.
+ */
+export class FaceInputError extends Error {
+  constructor(message: string, readonly needs: 'box' | 'no box') {
+    super(message);
+    this.name = 'FaceInputError';
+  }
+}
+
+/** The face box of a prepared crop in its own pixels: its central half, which cropping again leaves as it is. */
+const CROP_FACE_BOX: FaceBox = [CROP_FRAME / 4, CROP_FRAME / 4, (3 * CROP_FRAME) / 4, (3 * CROP_FRAME) / 4];
+
+/**
+ * Without a box the image must already be a prepared 256 crop, whose face box is its central half;
+ * a box on such a crop is refused unless it is that central half.
+ */
 export function faceInput(image: RgbImage, box: FaceBox | undefined, interpolation: Interpolation): FaceInput {
+  const isCropSize = image.width === CROP_FRAME && image.height === CROP_FRAME;
   if (!box) {
-    if (image.width !== CROP_FRAME || image.height !== CROP_FRAME) {
-      throw new Error(`the image is ${image.width}x${image.height}, not a ${CROP_FRAME}x${CROP_FRAME} crop from cli/prepare.js; give the face box`);
-    }
+    if (!isCropSize) throw new FaceInputError(`the image is ${image.width}x${image.height}, not a ${CROP_FRAME}x${CROP_FRAME} crop from cli/prepare.js, so it needs its face box`, 'box');
     return { crop: image, cropToImage: identityAffine(), faceSidePx: CROP_FRAME / 2 };
+  }
+  if (isCropSize && box.some((v, i) => v !== CROP_FACE_BOX[i])) {
+    throw new FaceInputError(
+      `the image is ${CROP_FRAME}x${CROP_FRAME}, a crop from cli/prepare.js whose face is already its central half, and the box ${box.join(',')} would crop it again ` +
+        `(a photograph that happens to be ${CROP_FRAME}x${CROP_FRAME} must be padded or resized first)`,
+      'no box',
+    );
   }
   const region = cropRegion(box);
   const cropToImage = mat2d.invert(identityAffine(), sourceToCrop(region));

@@ -25,8 +25,8 @@ export interface LoaderOptions {
   dropLast?: boolean;
   /** Batches in flight per worker (default 2). */
   prefetch?: number;
-  /** Augmentation ranges in training (default: the paper's). */
-  augment?: AugmentSettings;
+  /** Augmentation ranges in training (default: the paper's); null trains on the plain central crops. */
+  augment?: AugmentSettings | null;
 }
 
 interface PendingReply {
@@ -56,7 +56,7 @@ export class WflwLoader {
     this.seed = options.seed ?? 0;
     this.shuffle = options.shuffle ?? options.train;
     this.dropLast = options.dropLast ?? options.train;
-    this.augment = options.train ? (options.augment ?? PAPER_AUGMENTATION) : null;
+    this.augment = options.train ? (options.augment === undefined ? PAPER_AUGMENTATION : options.augment) : null;
     this.workerCount = options.workers ?? 2;
     this.prefetch = Math.max(1, options.prefetch ?? 2);
   }

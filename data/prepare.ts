@@ -5,7 +5,7 @@
 //                                                     since one photo can hold several faces)
 //   OUT/prepared.json                                 written last: counts and settings; its presence means done
 // Faces on malformed lines or with unreadable images are reported and left out; the rest is written.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, normalize, sep } from 'node:path';
 import { cropFace, cropRegion, sourceToCrop } from './face-crop.ts';
 import { encodePng, readImage } from './image-io.ts';
@@ -44,6 +44,15 @@ export const PREPARED_MARKER = 'prepared.json';
 
 export function annotationFileName(set: 'train' | 'test' | `test_${Attribute}`): string {
   return `${set}.txt`;
+}
+
+/**
+ * The subset files beside an annotation file, as prepareWflw writes them beside test.txt
+ * (DIR/test.txt -> DIR/test_pose.txt ... DIR/test_blur.txt): those that exist and hold a face.
+ */
+export function subsetFilesBeside(annotationFile: string): Array<{ name: Attribute; file: string }> {
+  const stem = annotationFile.replace(/\.txt$/, '');
+  return ATTRIBUTES.map((name) => ({ name, file: `${stem}_${name}.txt` })).filter(({ file }) => existsSync(file) && readFileSync(file, 'utf8').trim() !== '');
 }
 
 /** The crop's path relative to the output folder. */

@@ -18,7 +18,7 @@ import { readSafetensors, writeSafetensors } from '../nn/safetensors.ts';
 import { fsyncFolder, removeStaleTemporaries, temporaryName } from '../nn/write-file-atomic.ts';
 import { loadStateDict, toNamedArrays } from '../nn/state-dict.ts';
 import type { Optimizer } from '../nn/optim/optimizer.ts';
-import type { VanillaCnn, VanillaCnnConfig } from './vanilla-cnn.ts';
+import { FULL_CHANNELS, type VanillaCnn, type VanillaCnnConfig } from './vanilla-cnn.ts';
 
 export interface RunState {
   /** Epochs fully done. */
@@ -32,6 +32,8 @@ export interface RunState {
   epochLoss: { sum: number; count: number };
   /** Everything needed to rebuild the run: optimizer kind and settings, seed, schedule. */
   run: Record<string, unknown>;
+  /** Test NME in percent (as the log's test_nme_percent) of the epoch that ended at this save; absent for a save mid-epoch, or an older checkpoint. */
+  testNmePercent?: number;
 }
 
 export function optimizerFile(weightsFile: string): string {
@@ -39,13 +41,14 @@ export function optimizerFile(weightsFile: string): string {
 }
 
 /**
- * Test-only: SEPBN_TEST_SAVE_PAUSE_MS makes each stage of a save say its name on stderr and wait
- * this long first, so a test can kill the process inside a save at every stage.
+ * Test-only: SEPBN_TEST_SAVE_PAUSE_MS makes each stage of a save say its name (and the file it is
+ * about to write, in brackets) on stderr and wait this long first, so a test can kill the process
+ * inside a save at every stage, and tell the save's own new files from what an earlier one left.
  */
 const savePauseMs = Number(process.env.SEPBN_TEST_SAVE_PAUSE_MS ?? 0);
-export async function savePause(stage: string): Promise<void> {
+export async function savePause(stage: string, file?: string): Promise<void> {
   if (savePauseMs <= 0) return;
-  process.stderr.write(`checkpoint save: ${stage}\n`);
+  process.stderr.write(`checkpoint save: ${stage}${file === undefined ? '' : ` [${basename(file)}]`}\n`);
   await new Promise((resolve) => setTimeout(resolve, savePauseMs));
 }
 
@@ -78,6 +81,7 @@ export async function saveCheckpoint(file: string, model: VanillaCnn, optimizer:
     epoch_loss: JSON.stringify(state.epochLoss),
     run: JSON.stringify(state.run),
   };
+  if (state.testNmePercent !== undefined) metadata.test_nme_percent = String(state.testNmePercent);
   const folder = dirname(file);
   const pattern = generationPattern(file);
   const generations = (existsSync(folder) ? readdirSync(folder) : []).map((name) => pattern.exec(name)).filter((m) => m !== null);
@@ -85,7 +89,7 @@ export async function saveCheckpoint(file: string, model: VanillaCnn, optimizer:
   const weights = file.replace(/(\.safetensors)?$/, `-${generation}.safetensors`);
   if (optimizer) {
     const tensors = await toNamedArrays(optimizer.stateTensors());
-    await savePause('optimizer');
+    await savePause('optimizer', weights);
     writeSafetensors(optimizerFile(weights), tensors, { step: String(state.step), scalars: JSON.stringify(optimizer.stateScalars()) });
   }
   const stateDict = await toNamedArrays(model.stateDict());
@@ -152,21 +156,75 @@ function jsonField(file: string, metadata: Record<string, string>, field: string
   }
 }
 
-/** The configuration and run state stored in a checkpoint, to build the model before loading it. */
+/** What a metadata field must be: a test, and the words that complete "must be ...". */
+interface FieldRule {
+  valid: (value: unknown) => boolean;
+  must: string;
+}
+
+const isFiniteNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const COUNT: FieldRule = { valid: (v) => isFiniteNumber(v) && Number.isInteger(v) && v >= 0, must: 'an integer >= 0' };
+const POSITIVE_INTEGER: FieldRule = { valid: (v) => isFiniteNumber(v) && Number.isInteger(v) && v > 0, must: 'a positive integer' };
+const POSITIVE: FieldRule = { valid: (v) => isFiniteNumber(v) && v > 0, must: 'a number above 0' };
+const NON_NEGATIVE: FieldRule = { valid: (v) => isFiniteNumber(v) && v >= 0, must: 'a number >= 0' };
+
+/** The model configuration's fields, each checked before a model is built from it (VanillaCnnConfig, SepBnConfig). */
+const CONFIG_RULES: Record<string, FieldRule> = {
+  norm: { valid: (v) => v === 'none' || v === 'bn' || v === 'sepbn', must: 'one of none, bn, sepbn' },
+  // Every channel count is 64..2048 divided by the width, so the width must divide 64.
+  width: { valid: (v) => POSITIVE_INTEGER.valid(v) && FULL_CHANNELS[0] % (v as number) === 0, must: 'a divisor of 64' },
+  seed: { valid: isFiniteNumber, must: 'a number' },
+  sepbn: { valid: isRecord, must: 'an object {K, ratio, groups, temperature}' },
+  'sepbn.K': POSITIVE_INTEGER,
+  'sepbn.ratio': POSITIVE,
+  'sepbn.groups': POSITIVE_INTEGER,
+  'sepbn.temperature': POSITIVE,
+};
+
+function badMetadata(file: string, field: string, rule: FieldRule, got: unknown): CheckpointError {
+  return new CheckpointError(`${file}: corrupt checkpoint metadata: field "${field}" must be ${rule.must}, got ${typeof got === 'string' ? JSON.stringify(got) : (JSON.stringify(got) ?? String(got))}`);
+}
+
+/** A numeric entry of a checkpoint's metadata (a string, as safetensors stores them), checked; `fallback` when absent. */
+function numberField(file: string, metadata: Record<string, string>, field: string, rule: FieldRule, fallback: number): number {
+  const text = metadata[field];
+  if (text === undefined) return fallback;
+  const value = text.trim() === '' ? NaN : Number(text);
+  if (!rule.valid(value)) throw badMetadata(file, field, rule, text);
+  return value;
+}
+
+function checkConfig(file: string, config: unknown): VanillaCnnConfig {
+  if (!isRecord(config)) throw badMetadata(file, 'config', { valid: isRecord, must: 'an object {norm, width, sepbn, seed}' }, config);
+  for (const [path, rule] of Object.entries(CONFIG_RULES)) {
+    const value = path.split('.').reduce<unknown>((at, key) => (isRecord(at) ? at[key] : undefined), config);
+    if (!rule.valid(value)) throw badMetadata(file, `config.${path}`, rule, value);
+  }
+  return config as unknown as VanillaCnnConfig;
+}
+
+/** The configuration and run state stored in a checkpoint, to build the model before loading it; every field checked, a bad one named with the file. */
 export function readCheckpointInfo(file: string): { config: VanillaCnnConfig; state: RunState } {
   const { metadata } = readSafetensors(file);
   if (!metadata.config) {
     throw new CheckpointError(`${file} has no model configuration in its metadata; a plain state dict (e.g. from PyTorch) loads with --model and --width`);
   }
+  const epochLoss = jsonField(file, metadata, 'epoch_loss', '{"sum":0,"count":0}');
+  const lossRule: FieldRule = { valid: (v) => isRecord(v) && isFiniteNumber(v.sum) && COUNT.valid(v.count), must: '{"sum": a number, "count": an integer >= 0}' };
+  if (!lossRule.valid(epochLoss)) throw badMetadata(file, 'epoch_loss', lossRule, epochLoss);
+  const run = jsonField(file, metadata, 'run', '{}');
+  if (!isRecord(run)) throw badMetadata(file, 'run', { valid: isRecord, must: 'an object of run settings' }, run);
   return {
-    config: jsonField(file, metadata, 'config', '') as VanillaCnnConfig,
+    config: checkConfig(file, jsonField(file, metadata, 'config', '')),
     state: {
-      epoch: Number(metadata.epoch ?? 0),
-      batchInEpoch: Number(metadata.batch_in_epoch ?? 0),
-      step: Number(metadata.step ?? 0),
-      temperature: Number(metadata.temperature ?? 1),
-      epochLoss: jsonField(file, metadata, 'epoch_loss', '{"sum":0,"count":0}') as { sum: number; count: number },
-      run: jsonField(file, metadata, 'run', '{}') as Record<string, unknown>,
+      epoch: numberField(file, metadata, 'epoch', COUNT, 0),
+      batchInEpoch: numberField(file, metadata, 'batch_in_epoch', COUNT, 0),
+      step: numberField(file, metadata, 'step', COUNT, 0),
+      temperature: numberField(file, metadata, 'temperature', POSITIVE, 1),
+      epochLoss: epochLoss as RunState['epochLoss'],
+      run,
+      ...(metadata.test_nme_percent === undefined ? {} : { testNmePercent: numberField(file, metadata, 'test_nme_percent', NON_NEGATIVE, 0) }),
     },
   };
 }

@@ -4,10 +4,11 @@
 // come through RunData, which the caller opens (data/run-data.ts for WFLW256 files): models/ sits
 // below data/ and imports nothing from it.
 //   OUT/settings.json           the settings of a new run
-//   OUT/log.jsonl               one line per epoch: epoch, lr, temperature, train_loss, test_nme, seconds, images_per_second
+//   OUT/log.jsonl               one line per epoch: epoch, lr, temperature, train_loss, test_nme_percent, seconds, images_per_second (LogLine)
 //   OUT/last.safetensors        the weights after the latest epoch or stop, with the run's state in the metadata
 //   OUT/last.optim.safetensors  the optimizer state that goes with them
 // (both links to the current generation, last-<n>.safetensors and last-<n>.optim.safetensors: see checkpoint.ts)
+//   OUT/best.safetensors        the same for the epoch with the lowest test NME so far (and best.optim.safetensors)
 //   OUT/log-pending.json        an epoch's log line while its checkpoint is saved
 // The log line of an epoch is appended only once its checkpoint is committed, so the log never runs
 // ahead of the checkpoint. It waits in log-pending.json meanwhile, so a resume can write the line a
@@ -16,12 +17,16 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, rmdirSync,
 import { dirname, join } from 'node:path';
 import type { KernelTiming } from '../engine/webgpu/profiler.ts';
 import { createOptimizer, TRAINING_DEFAULTS, type Optimizer, type OptimizerKind } from '../nn/optim/optimizer.ts';
+import { SEPBN_DEFAULTS } from '../nn/layers/sep-batch-norm.ts';
 import { sepBnTemperature, warmupCosine, type LrSchedule } from '../nn/optim/schedule.ts';
-import { removeStaleTemporaries, writeFileAtomic } from '../nn/write-file-atomic.ts';
+import { loadStateDict } from '../nn/state-dict.ts';
+import { isWeightsProblem } from '../nn/weights-file.ts';
+import { removeStaleTemporaries, temporaryName, writeFileAtomic } from '../nn/write-file-atomic.ts';
 import { readCheckpointInfo, recoverCheckpoint, removeCheckpoint, savePause, saveCheckpoint, restoreCheckpoint, type RunState } from './checkpoint.ts';
 import { buildModel, isModelName, MODEL_NAMES, modelConfig, modelNameOf, type ModelName } from './registry.ts';
-import { trainEpoch, type LandmarkBatch } from './trainer.ts';
-import type { VanillaCnn } from './vanilla-cnn.ts';
+import { isRecipeName, RECIPE_NAMES, type RecipeName } from './recipes.ts';
+import { DivergenceError, trainEpoch, type LandmarkBatch } from './trainer.ts';
+import { FULL_CHANNELS, type VanillaCnn, type VanillaCnnConfig } from './vanilla-cnn.ts';
 
 /** Everything that decides a run's result; saved in each checkpoint so a resumed run continues it. */
 export interface RunSettings {
@@ -42,6 +47,68 @@ export interface RunSettings {
   seed: number;
   /** The prepared data folder (an absolute path, so a resume from another folder finds it); null for the built-in synthetic faces. */
   data: string | null;
+  /**
+   * Epochs the learning-rate schedule spans (the cosine reaches its floor there); absent: `epochs`.
+   * Longer than `epochs` when a run trains the start of a long recipe, which a resume with a
+   * larger --epochs then continues on the same schedule.
+   */
+  scheduleEpochs?: number;
+  /** The weights a new run started from (train --init: safetensors or .pth, an absolute path); absent: drawn from the seed. */
+  init?: string;
+  /** The recipe the settings came from (train --recipe), for the record. */
+  recipe?: RecipeName;
+  // SepBN's shape and attention temperature (train --sets, --ratio, --groups, --temperature-*):
+  // recorded for the sepbn network only; absent, SEPBN_RUN_DEFAULTS (older checkpoints resume so).
+  /** K, the parameter sets each SepBN layer mixes. */
+  sets?: number;
+  /** The attention's hidden width: max(1, floor(ratio x channels)). */
+  ratio?: number;
+  /** Channel groups, each with its own attention. */
+  groups?: number;
+  /** The temperature at epoch 0; it falls by temperatureStep each epoch, never below temperatureEnd. */
+  temperatureStart?: number;
+  temperatureEnd?: number;
+  temperatureStep?: number;
+  /** Training augmentation (train --augment): one random affine per face (data/augment.ts), or none; absent: affine. */
+  augment?: AugmentName;
+}
+
+export const AUGMENT_NAMES = ['affine', 'none'] as const;
+export type AugmentName = (typeof AUGMENT_NAMES)[number];
+
+export function isAugmentName(name: unknown): name is AugmentName {
+  return typeof name === 'string' && (AUGMENT_NAMES as readonly string[]).includes(name);
+}
+
+/** The paper's SepBN: 3 sets, ratio 0.1, one group, temperature 30 falling by 1 an epoch to 1. */
+export const SEPBN_RUN_DEFAULTS = {
+  sets: SEPBN_DEFAULTS.K,
+  ratio: SEPBN_DEFAULTS.ratio,
+  groups: SEPBN_DEFAULTS.groups,
+  temperatureStart: SEPBN_DEFAULTS.temperature,
+  temperatureEnd: 1,
+  temperatureStep: 1,
+} as const;
+
+/** A run's SepBN settings, each the recorded one or its default. */
+export function sepBnSettings(settings: RunSettings): { -readonly [K in keyof typeof SEPBN_RUN_DEFAULTS]: number } {
+  const d = SEPBN_RUN_DEFAULTS;
+  return {
+    sets: settings.sets ?? d.sets,
+    ratio: settings.ratio ?? d.ratio,
+    groups: settings.groups ?? d.groups,
+    temperatureStart: settings.temperatureStart ?? d.temperatureStart,
+    temperatureEnd: settings.temperatureEnd ?? d.temperatureEnd,
+    temperatureStep: settings.temperatureStep ?? d.temperatureStep,
+  };
+}
+
+/** The network a run trains: its model and width, and SepBN's sets, ratio, groups and starting temperature (saved in each checkpoint's config). */
+function runModelConfig(settings: RunSettings): VanillaCnnConfig {
+  const config = modelConfig(settings.model, settings.width, settings.seed);
+  const s = sepBnSettings(settings);
+  config.sepbn = { K: s.sets, ratio: s.ratio, groups: s.groups, temperature: s.temperatureStart };
+  return config;
 }
 
 const OPTIMIZER_KINDS: readonly OptimizerKind[] = ['adam', 'adamw', 'sgd'];
@@ -96,8 +163,21 @@ export function parseRunSettings(run: unknown, file: string): RunSettings {
     seed: field('seed', isNumber, 'a number'),
     data: field('data', (v): v is string | null => v === null || typeof v === 'string', 'a folder name or null'),
   };
-  // The schedule needs a cosine part after the warm-up.
-  if (settings.warmup >= settings.epochs) throw badField(file, 'warmup', `below epochs (${settings.epochs})`, settings.warmup);
+  // Settings added later are absent from older checkpoints, which still resume.
+  if (Object.hasOwn(run, 'scheduleEpochs')) settings.scheduleEpochs = field('scheduleEpochs', isPositiveInteger, 'a positive integer');
+  if (Object.hasOwn(run, 'init')) settings.init = field('init', (v): v is string => typeof v === 'string', 'a file name');
+  if (Object.hasOwn(run, 'recipe')) settings.recipe = field('recipe', isRecipeName, `one of ${RECIPE_NAMES.join(', ')}`);
+  for (const name of ['sets', 'groups'] as const) if (Object.hasOwn(run, name)) settings[name] = field(name, isPositiveInteger, 'a positive integer');
+  for (const name of ['ratio', 'temperatureStart', 'temperatureEnd'] as const) {
+    if (Object.hasOwn(run, name)) settings[name] = field(name, (v): v is number => isNumber(v) && v > 0, 'a positive number');
+  }
+  if (Object.hasOwn(run, 'temperatureStep')) settings.temperatureStep = field('temperatureStep', (v): v is number => isNumber(v) && v >= 0, 'a number >= 0');
+  if (Object.hasOwn(run, 'augment')) settings.augment = field('augment', isAugmentName, `one of ${AUGMENT_NAMES.join(', ')}`);
+  // The schedule needs a cosine part after the warm-up, and the run must end within it.
+  const scheduleField = settings.scheduleEpochs === undefined ? 'epochs' : 'scheduleEpochs';
+  const scheduleEpochs = settings.scheduleEpochs ?? settings.epochs;
+  if (settings.warmup >= scheduleEpochs) throw badField(file, 'warmup', `below ${scheduleField} (${scheduleEpochs})`, settings.warmup);
+  if (scheduleEpochs < settings.epochs) throw badField(file, 'scheduleEpochs', `at least epochs (${settings.epochs})`, scheduleEpochs);
   return settings;
 }
 
@@ -112,13 +192,10 @@ export interface SavedRun {
 export function readRunCheckpoint(file: string): SavedRun {
   const { state } = readCheckpointInfo(file);
   // readCheckpointInfo reads an absent run as {}: say so, rather than name its first field as missing.
-  if (isRecord(state.run) && Object.keys(state.run).length === 0) throw new RunError(`${file}: metadata field "run" is missing, so there are no run settings to resume`);
+  if (Object.keys(state.run).length === 0) throw new RunError(`${file}: metadata field "run" is missing, so there are no run settings to resume`);
   const settings = parseRunSettings(state.run, file);
-  if (!(isCount(state.epoch) && state.epoch <= settings.epochs)) throw badField(file, 'epoch', `an integer from 0 to ${settings.epochs}`, state.epoch);
-  if (!isCount(state.batchInEpoch)) throw badField(file, 'batch_in_epoch', 'an integer >= 0', state.batchInEpoch);
-  if (!isCount(state.step)) throw badField(file, 'step', 'an integer >= 0', state.step);
-  const loss: unknown = state.epochLoss;
-  if (!(isRecord(loss) && isNumber(loss.sum) && isCount(loss.count))) throw badField(file, 'epoch_loss', '{"sum": a number, "count": an integer >= 0}', loss);
+  // readCheckpointInfo has checked each field on its own; what is left is how they agree.
+  if (state.epoch > settings.epochs) throw badField(file, 'epoch', `an integer from 0 to ${settings.epochs}`, state.epoch);
   return { file, settings, state };
 }
 
@@ -129,7 +206,7 @@ export interface RunData {
   readonly batchesPerEpoch: number;
   /** The training faces in words, for messages: e.g. 'faces/train.txt has 8 faces'. */
   readonly describe: string;
-  /** NME of the model as it is now on the test faces (the model is left in eval mode). */
+  /** NME of the model as it is now on the test faces (the model is left in eval mode); Infinity when a prediction is NaN or infinite. */
   testNme(model: VanillaCnn): Promise<number>;
   close(): Promise<void>;
 }
@@ -149,9 +226,10 @@ export interface LogLine {
   /** The learning rate of the epoch's last step. */
   lr: number;
   temperature: number;
-  /** Mean step loss over the whole epoch, including steps done before a resume. */
+  /** Mean step loss over the whole epoch, including steps done before a resume: L1, pixels of the 128 input frame. */
   train_loss: number;
-  test_nme: number;
+  /** Test NME after the epoch, in percent of the inter-ocular distance, as every command prints it (null in the file when infinite). */
+  test_nme_percent: number;
   /** Training time of the epoch (this session's part of it, when resumed). */
   seconds: number;
   images_per_second: number;
@@ -184,6 +262,9 @@ interface Position {
   step: number;
   epochLoss: { sum: number; count: number };
 }
+
+/** The file checkOutFolder writes and removes to learn that `out` is writable. */
+const WRITE_PROBE = '.write-test';
 
 /** Does `out` hold a run: a log or a checkpoint? */
 function holdsRun(out: string): boolean {
@@ -218,7 +299,8 @@ export function checkOutFolder(out: string, mode: 'new' | 'overwrite' | 'resume'
       mkdirSync(firstMissing);
       rmdirSync(firstMissing);
     } else {
-      const probe = join(out, `.write-test-${process.pid}`);
+      // A temporary name, so that the probe of a process killed right here is removed at the next start.
+      const probe = temporaryName(join(out, WRITE_PROBE));
       writeFileSync(probe, '');
       unlinkSync(probe);
     }
@@ -230,8 +312,50 @@ export function checkOutFolder(out: string, mode: 'new' | 'overwrite' | 'resume'
   }
 }
 
+/**
+ * The schedule must have a cosine part after the warm-up, and the run must end within it. Checked
+ * where cli/train.js forms a new run's settings, before the data are read (or drawn), and again
+ * when any run starts; each message names the flags to change.
+ */
+export function checkSchedule(settings: Pick<RunSettings, 'epochs' | 'warmup' | 'scheduleEpochs'>): void {
+  const scheduleEpochs = settings.scheduleEpochs ?? settings.epochs;
+  if (!(settings.warmup < scheduleEpochs)) {
+    throw new RunError(`a warm-up of ${settings.warmup} epochs (--warmup) leaves no cosine in a schedule of ${scheduleEpochs} epochs (--${settings.scheduleEpochs === undefined ? '' : 'schedule-'}epochs)`);
+  }
+  if (settings.epochs > scheduleEpochs) {
+    throw new RunError(`--epochs ${settings.epochs} runs past the end of the learning-rate schedule at epoch ${scheduleEpochs} (--schedule-epochs), after which the rate would stay at its floor`);
+  }
+}
+
+/** Refuses SepBN settings no network can take: groups that do not divide the channels, a temperature that would rise. */
+export function checkSepBn(settings: RunSettings): void {
+  const sepbn = sepBnSettings(settings);
+  const firstChannels = FULL_CHANNELS[0] / settings.width;
+  if (settings.model === 'sepbn' && firstChannels % sepbn.groups !== 0) {
+    throw new RunError(`--groups ${sepbn.groups} does not divide the ${firstChannels} channels of the first SepBN layer at width 1/${settings.width}; every layer's channels must split into equal groups`);
+  }
+  if (sepbn.temperatureEnd > sepbn.temperatureStart) {
+    throw new RunError(`--temperature-end ${sepbn.temperatureEnd} is above --temperature-start ${sepbn.temperatureStart}; the temperature only falls`);
+  }
+}
+
+/**
+ * The optimizer's momentum option: the optimizers default to PyTorch's plain SGD, and every run
+ * takes the commands' momentum (TRAINING_DEFAULTS), which is not a setting of its own.
+ */
+function sgdMomentum(settings: RunSettings): { momentum?: number } {
+  return settings.optimizer === 'sgd' ? { momentum: TRAINING_DEFAULTS.sgd.momentum } : {};
+}
+
 export class TrainingRun {
   readonly checkpointFile: string;
+  /** The checkpoint of the epoch with the lowest test NME so far, saved as last is. */
+  readonly bestFile: string;
+  private bestPercent = Infinity;
+  /** The test NME of bestFile's epoch, in percent (Infinity before the first epoch ends). */
+  get bestNmePercent(): number {
+    return this.bestPercent;
+  }
   readonly logFile: string;
   private readonly pendingLogFile: string;
   readonly batchesPerEpoch: number;
@@ -246,12 +370,16 @@ export class TrainingRun {
    */
   static start(settings: RunSettings, options: RunOptions): TrainingRun {
     checkOutFolder(options.out, options.overwrite ? 'overwrite' : 'new');
-    const run = new TrainingRun(settings, options, { epoch: 0, batchInEpoch: 0, step: 0, epochLoss: { sum: 0, count: 0 } });
+    const run = new TrainingRun(settings, options, { epoch: 0, batchInEpoch: 0, step: 0, epochLoss: { sum: 0, count: 0 } }, settings.init);
     mkdirSync(options.out, { recursive: true });
     rmSync(run.pendingLogFile, { force: true });
     run.removeStaleFiles();
-    if (options.overwrite) removeCheckpoint(run.checkpointFile);
-    writeFileAtomic(join(options.out, 'settings.json'), JSON.stringify({ ...settings, modelName: modelNameOf(run.model.config) }, null, 2) + '\n');
+    if (options.overwrite) {
+      removeCheckpoint(run.checkpointFile);
+      removeCheckpoint(run.bestFile);
+    }
+    // SGD's momentum is not a setting, but a record of the run should show it.
+    writeFileAtomic(join(options.out, 'settings.json'), JSON.stringify({ ...settings, ...sgdMomentum(settings), modelName: modelNameOf(run.model.config) }, null, 2) + '\n');
     // An empty log from the start: the folder holds a run from here on, which a resume of its first checkpoint continues.
     writeFileAtomic(run.logFile, '');
     return run;
@@ -269,21 +397,34 @@ export class TrainingRun {
     restoreCheckpoint(saved.file, run.model, run.optimizer);
     run.removeStaleFiles();
     run.mendLog(epoch);
+    // A best saved by a kill just before its epoch's last is the same network the epoch will train
+    // again (a resume is exact), so its NME stands; one without a recorded NME is beaten by the next epoch.
+    if (existsSync(run.bestFile)) run.bestPercent = readCheckpointInfo(run.bestFile).state.testNmePercent ?? Infinity;
     return run;
   }
 
-  private constructor(readonly settings: RunSettings, options: RunOptions, private position: Position) {
+  /** `init`: weights to start from (a new run's --init); a resumed run's come from its checkpoint. */
+  private constructor(readonly settings: RunSettings, options: RunOptions, private position: Position, init?: string) {
+    checkSchedule(settings);
+    checkSepBn(settings);
+    const scheduleEpochs = settings.scheduleEpochs ?? settings.epochs;
     this.checkpointFile = join(options.out, 'last.safetensors');
+    this.bestFile = join(options.out, 'best.safetensors');
     this.logFile = join(options.out, 'log.jsonl');
     this.pendingLogFile = join(options.out, 'log-pending.json');
-    this.model = buildModel(modelConfig(settings.model, settings.width, settings.seed));
-    // The constructors default to PyTorch's plain SGD; a run takes the commands' momentum (TRAINING_DEFAULTS).
-    const momentum = settings.optimizer === 'sgd' ? { momentum: TRAINING_DEFAULTS.sgd.momentum } : {};
-    this.optimizer = createOptimizer(settings.optimizer, this.model.namedParameters(), { lr: settings.lr, weightDecay: settings.weightDecay, ...momentum });
+    this.model = buildModel(runModelConfig(settings));
+    if (init !== undefined) {
+      try {
+        loadStateDict(init, this.model);
+      } catch (err) {
+        throw isWeightsProblem(err) ? new RunError(`--init: ${(err as Error).message}`) : err;
+      }
+    }
+    this.optimizer = createOptimizer(settings.optimizer, this.model.namedParameters(), { lr: settings.lr, weightDecay: settings.weightDecay, ...sgdMomentum(settings) });
     this.data = options.openData(settings);
     this.batchesPerEpoch = Math.min(this.data.batchesPerEpoch, settings.maxBatches ?? Infinity);
     if (this.batchesPerEpoch < 1) throw new RunError(`${this.data.describe}: fewer faces than one batch of ${settings.batch}`);
-    this.schedule = warmupCosine({ baseLr: settings.lr, warmupEpochs: settings.warmup, totalEpochs: settings.epochs });
+    this.schedule = warmupCosine({ baseLr: settings.lr, warmupEpochs: settings.warmup, totalEpochs: scheduleEpochs });
   }
 
   /** Trains to the last epoch, or until `signal` aborts; each epoch ends with a log line and a checkpoint. */
@@ -293,7 +434,8 @@ export class TrainingRun {
     try {
       while (this.position.epoch < this.settings.epochs) {
         const { epoch, batchInEpoch: skip } = this.position;
-        const temperature = sepBnTemperature(epoch);
+        const { temperatureStart, temperatureEnd, temperatureStep } = sepBnSettings(this.settings);
+        const temperature = sepBnTemperature(epoch, temperatureStart, temperatureEnd, temperatureStep);
         this.model.temperature = temperature;
         events.onEpochStart?.({ epoch, skipBatches: skip });
         const report = await trainEpoch(this.model, this.optimizer, firstBatches(this.data.epoch(epoch), this.batchesPerEpoch), {
@@ -325,9 +467,10 @@ export class TrainingRun {
 
   /** What a killed run left in OUT: temporary files of the run's own files, and unfinished checkpoint generations. */
   private removeStaleFiles(): void {
-    const own = new Set(['settings.json', 'log.jsonl', 'log-pending.json']);
+    const own = new Set(['settings.json', 'log.jsonl', 'log-pending.json', WRITE_PROBE]);
     removeStaleTemporaries(dirname(this.logFile), (name) => own.has(name));
     recoverCheckpoint(this.checkpointFile);
+    recoverCheckpoint(this.bestFile);
   }
 
   /**
@@ -355,23 +498,34 @@ export class TrainingRun {
     rmSync(this.pendingLogFile, { force: true });
   }
 
-  /** Scores the test set, saves the checkpoint at the epoch boundary, then appends the epoch's log line. */
+  /**
+   * Scores the test set, saves the checkpoint at the epoch boundary (and as the best, first, when
+   * its NME is the lowest yet), then appends the epoch's log line. Best before last: a kill between
+   * the two leaves last at the epoch before, which a resume trains again to the same best.
+   */
   private async endEpoch(epoch: number, temperature: number, seconds: number, images: number): Promise<LogLine> {
     const testNme = await this.data.testNme(this.model);
+    // Finite weights can still overflow on the way to the output: such a network must not be saved as the latest.
+    if (!Number.isFinite(testNme)) throw new DivergenceError(epoch + 1, this.batchesPerEpoch, this.optimizer.lr, 'after the epoch\'s last step the weights are finite, but the network predicts NaN or Infinity on test faces');
     const { sum, count } = this.position.epochLoss;
-    const line: LogLine = { epoch: epoch + 1, lr: this.optimizer.lr, temperature, train_loss: sum / count, test_nme: testNme, seconds, images_per_second: images / seconds };
+    const line: LogLine = { epoch: epoch + 1, lr: this.optimizer.lr, temperature, train_loss: sum / count, test_nme_percent: 100 * testNme, seconds, images_per_second: images / seconds };
     this.position = { epoch: epoch + 1, batchInEpoch: 0, step: this.position.step, epochLoss: { sum: 0, count: 0 } };
     writeFileAtomic(this.pendingLogFile, JSON.stringify(line) + '\n');
-    await this.save(temperature);
+    if (line.test_nme_percent < this.bestPercent) {
+      await this.save(temperature, this.bestFile, line.test_nme_percent);
+      this.bestPercent = line.test_nme_percent;
+    }
+    await this.save(temperature, this.checkpointFile, line.test_nme_percent);
     await savePause('log');
     appendFileSync(this.logFile, JSON.stringify(line) + '\n');
     rmSync(this.pendingLogFile);
     return line;
   }
 
-  private save(temperature: number): Promise<void> {
+  /** `testNmePercent`: the score of the epoch just ended, recorded in the checkpoint; absent for a save mid-epoch. */
+  private save(temperature: number, file = this.checkpointFile, testNmePercent?: number): Promise<void> {
     const { epoch, batchInEpoch, step, epochLoss } = this.position;
-    return saveCheckpoint(this.checkpointFile, this.model, this.optimizer, { epoch, batchInEpoch, step, temperature, epochLoss, run: { ...this.settings } });
+    return saveCheckpoint(file, this.model, this.optimizer, { epoch, batchInEpoch, step, temperature, epochLoss, run: { ...this.settings }, testNmePercent });
   }
 }
 

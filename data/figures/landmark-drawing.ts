@@ -2,7 +2,7 @@
 // whole factor, so each source pixel stays a crisp block) until the face is readable, one dot per
 // point coloured by facial part, and a legend of the parts in a strip below the image.
 import { drawText, GLYPH_HEIGHT, textWidth } from './bitmap-font.ts';
-import { fillEllipse, type Colour } from './raster.ts';
+import { fillEllipse, strokePolyline, type Colour } from './raster.ts';
 import { createRgbImage, type RgbImage } from '../rgb-image.ts';
 import { LANDMARK_COUNT, wflwTopology } from '../topology.ts';
 
@@ -17,6 +17,8 @@ export const DRAWN_PARTS: ReadonlyArray<{ name: string; parts: string[]; colour:
 ];
 
 const OUTLINE: Colour = [0, 0, 0];
+export const BOX_COLOUR: Colour = [255, 255, 255];
+const BOX_WIDTH = 2;
 const TEXT_SCALE = 2;
 /** The face is scaled up to at least this many pixels across. */
 export const READABLE_FACE_PX = 384;
@@ -82,13 +84,20 @@ function legendLayout(width: number): Array<{ x: number; row: number; entry: (ty
  * The image upscaled by `scale` with the 98 landmarks (x y interleaved, the image's own pixels) as
  * dots, and the part legend below. Outlines are drawn before any fill, so every point's centre
  * shows a part colour even where dots overlap; among overlapping dots the later point is on top.
+ * A face box (x0, y0, x1, y1 in the image's pixels), when given, is drawn under the dots, white on
+ * black so it shows on any picture: a wrong box is the first thing to suspect in a wrong prediction.
  */
-export function drawLandmarks(image: RgbImage, landmarksPx: ArrayLike<number>, scale: number): RgbImage {
+export function drawLandmarks(image: RgbImage, landmarksPx: ArrayLike<number>, scale: number, box?: readonly [number, number, number, number]): RgbImage {
   if (landmarksPx.length !== 2 * LANDMARK_COUNT) throw new Error(`drawLandmarks: expected ${2 * LANDMARK_COUNT} coordinates, got ${landmarksPx.length}`);
   const rowHeight = GLYPH_HEIGHT * TEXT_SCALE + 12;
   const legend = legendLayout(image.width * scale);
   const legendHeight = (legend.at(-1)!.row + 1) * rowHeight + 8;
   const out = upscale(image, scale, legendHeight);
+  if (box) {
+    const corners: Array<[number, number]> = [[box[0], box[1]], [box[2], box[1]], [box[2], box[3]], [box[0], box[3]]].map(([x, y]): [number, number] => [x * scale, y * scale]);
+    strokePolyline(out, corners, BOX_WIDTH + 2, OUTLINE, true);
+    strokePolyline(out, corners, BOX_WIDTH, BOX_COLOUR, true);
+  }
   const radius = dotRadius(scale);
   const colours = landmarkColours();
   for (let i = 0; i < LANDMARK_COUNT; i++) fillEllipse(out, landmarksPx[2 * i] * scale, landmarksPx[2 * i + 1] * scale, radius + 1.5, radius + 1.5, 0, OUTLINE);

@@ -25,6 +25,8 @@ export interface LineChart {
   yRange?: [number, number];
   width?: number;
   height?: number;
+  /** Said in the middle of the plot, e.g. why there is nothing to see there. */
+  note?: string;
 }
 
 /** Distinct colours for series without their own (a colour-blind-friendly set). */
@@ -32,6 +34,7 @@ export const SERIES_COLOURS: Colour[] = [[0, 114, 178], [213, 94, 0], [0, 158, 1
 
 const INK: Colour = [0, 0, 0];
 const GRID: Colour = [225, 225, 225];
+const NOTE_INK: Colour = [200, 0, 0];
 const TEXT_SCALE = 2;
 
 /** About `count` round tick values (steps of 1, 2 or 5 times a power of ten) covering [low, high]. */
@@ -43,6 +46,17 @@ export function niceTicks(low: number, high: number, count = 5): number[] {
   const ticks: number[] = [];
   for (let v = Math.ceil(low / step - 1e-9) * step; v <= high + step * 1e-9; v += step) ticks.push(Number(v.toPrecision(12)));
   return ticks;
+}
+
+/** Splits text at spaces into lines no wider than `maxWidth` pixels (a word wider than that gets a line of its own). */
+export function wrapText(text: string, maxWidth: number, scale: number): string[] {
+  const lines: string[] = [];
+  for (const word of text.split(' ')) {
+    const last = lines.length - 1;
+    if (last >= 0 && textWidth(`${lines[last]} ${word}`, scale) <= maxWidth) lines[last] += ` ${word}`;
+    else lines.push(word);
+  }
+  return lines;
 }
 
 function formatTick(value: number, ticks: number[]): string {
@@ -79,9 +93,11 @@ export function renderLineChart(chart: LineChart): RgbImage {
   const yTickLabels = yTicks.map((v) => formatTick(v, yTicks));
   const lineHeight = GLYPH_HEIGHT * TEXT_SCALE;
 
-  // Plot area: room on the left for the y label and tick labels, below for the x ticks and label.
+  // Plot area: room on the left for the y label and tick labels, above for the title (a long one,
+  // naming files, wraps), below for the x ticks and label.
   const left = 34 + lineHeight + Math.max(...yTickLabels.map((l) => textWidth(l, TEXT_SCALE)));
-  const top = chart.title ? 20 + lineHeight : 20;
+  const titleLines = chart.title ? wrapText(chart.title, width - 20, TEXT_SCALE) : [];
+  const top = 20 + titleLines.length * (lineHeight + 4);
   const right = width - 32;
   const bottom = height - (24 + 2 * lineHeight);
   const toX = (v: number) => left + ((v - xMin) / (xMax - xMin)) * (right - left);
@@ -124,7 +140,12 @@ export function renderLineChart(chart: LineChart): RgbImage {
   }
 
   strokePolyline(image, [[left, top], [left, bottom], [right, bottom]], 1.5, INK);
-  if (chart.title) drawText(image, (width - textWidth(chart.title, TEXT_SCALE)) / 2, 10, chart.title, INK, TEXT_SCALE);
+  titleLines.forEach((line, i) => drawText(image, (width - textWidth(line, TEXT_SCALE)) / 2, 10 + i * (lineHeight + 4), line, INK, TEXT_SCALE));
+  if (chart.note) {
+    const noteLines = wrapText(chart.note, right - left - 40, TEXT_SCALE);
+    const noteTop = (top + bottom) / 2 - (noteLines.length * (lineHeight + 4)) / 2;
+    noteLines.forEach((line, i) => drawText(image, (left + right - textWidth(line, TEXT_SCALE)) / 2, noteTop + i * (lineHeight + 4), line, NOTE_INK, TEXT_SCALE));
+  }
   drawText(image, (left + right - textWidth(chart.xLabel, TEXT_SCALE)) / 2, height - 10 - lineHeight, chart.xLabel, INK, TEXT_SCALE);
   drawText(image, 10, (top + bottom + textWidth(chart.yLabel, TEXT_SCALE)) / 2, chart.yLabel, INK, TEXT_SCALE, true);
   drawLegend(image, chart.series, right - 10, top + 10);

@@ -21,9 +21,24 @@ function blankImage(width: number, height: number): RgbImage {
 
 const setLabels = (count: number) => Array.from({ length: count }, (_, k) => `set ${k + 1}`);
 
+/** Each set's deviation from the mean of the K sets, channel by channel: sets x channels, row-major, as `values`. */
+export function deviationFromMean(values: ArrayLike<number>, channels: number): Float64Array {
+  const sets = values.length / channels;
+  const out = new Float64Array(values.length);
+  for (let c = 0; c < channels; c++) {
+    let mean = 0;
+    for (let k = 0; k < sets; k++) mean += values[k * channels + c] / sets;
+    for (let k = 0; k < sets; k++) out[k * channels + c] = values[k * channels + c] - mean;
+  }
+  return out;
+}
+
 /**
- * One row per layer: scale gamma_k (white at 1, the identity) and shift beta_k (white at 0) with
- * a row per set k and a column per channel, each with its own symmetric colour bar.
+ * One block per layer, two panels a row: scale gamma_k (white at 1, the identity) beside each set's
+ * deviation from the mean of the K sets, then shift beta_k (white at 0) beside its deviation. A
+ * row per set k and a column per channel, each panel with its own symmetric colour bar: the sets
+ * may differ by a hundredth of the values' range, which the absolute panels cannot show and the
+ * deviation panels, on their own scale, do.
  */
 export function renderSepBnParameters(layers: LayerParameters[], title: string): RgbImage {
   const rowHeight = 26;
@@ -32,10 +47,13 @@ export function renderSepBnParameters(layers: LayerParameters[], title: string):
   const barWidth = 16;
   const panelWidth = labelWidth + mapMaxWidth + 14 + barWidth + 10 + textWidth('-0.000000', TEXT) + 24;
   const sets = Math.max(...layers.map((l) => l.scales.length / l.channels));
-  const blockHeight = (LINE + 10) + (LINE + 8) + sets * rowHeight + (13 + LINE) + 22;
-  const top = MARGIN + LINE + 16;
-  const image = blankImage(2 * MARGIN + 2 * panelWidth, top + layers.length * blockHeight);
+  const panelHeight = (LINE + 8) + sets * rowHeight + (13 + LINE) + 22;
+  const blockHeight = (LINE + 10) + 2 * panelHeight;
+  const explanation = 'left: the values of each set. right: each set minus the mean of the K sets, on a colour scale of its own';
+  const top = MARGIN + 2 * (LINE + 8) + 8;
+  const image = blankImage(Math.max(2 * MARGIN + 2 * panelWidth, 2 * MARGIN + textWidth(title, TEXT), 2 * MARGIN + textWidth(explanation, TEXT)), top + layers.length * blockHeight);
   drawText(image, MARGIN, MARGIN, title, INK, TEXT);
+  drawText(image, MARGIN, MARGIN + LINE + 8, explanation, INK, TEXT);
   layers.forEach((layer, i) => {
     const y = top + i * blockHeight;
     const rows = layer.scales.length / layer.channels;
@@ -43,16 +61,20 @@ export function renderSepBnParameters(layers: LayerParameters[], title: string):
     const binned = layer.channels > mapMaxWidth ? `, ${Math.ceil(layer.channels / mapMaxWidth)} channels averaged per pixel` : '';
     drawText(image, MARGIN, y, `${layer.name}: ${rows} sets x ${layer.channels} channels${binned}`, INK, TEXT);
     fillRect(image, MARGIN, y + LINE + 3, image.width - 2 * MARGIN, 1, [160, 160, 160]);
+    const map = (values: Float64Array, centre: number): Heatmap => ({ values, rows, columns: layer.channels, centre, rowLabels: setLabels(rows) });
     const panels: Array<[string, Heatmap]> = [
-      ['scale gamma_k by channel (white: 1)', { values: layer.scales, rows, columns: layer.channels, centre: 1, rowLabels: setLabels(rows) }],
-      ['shift beta_k by channel (white: 0)', { values: layer.shifts, rows, columns: layer.channels, centre: 0, rowLabels: setLabels(rows) }],
+      ['scale gamma_k by channel (white: 1)', map(layer.scales, 1)],
+      ['gamma_k - mean of the sets (white: 0)', map(deviationFromMean(layer.scales, layer.channels), 0)],
+      ['shift beta_k by channel (white: 0)', map(layer.shifts, 0)],
+      ['beta_k - mean of the sets (white: 0)', map(deviationFromMean(layer.shifts, layer.channels), 0)],
     ];
-    panels.forEach(([panelTitle, map], p) => {
-      const x = MARGIN + p * panelWidth + labelWidth;
-      const mapTop = y + LINE + 10 + LINE + 8;
-      drawText(image, x, y + LINE + 10, panelTitle, INK, TEXT);
-      drawHeatmap(image, x, mapTop, width, rowHeight, map, TEXT);
-      drawColourBar(image, x + width + 14, mapTop, barWidth, rows * rowHeight, map, TEXT);
+    panels.forEach(([panelTitle, heatmap], p) => {
+      const x = MARGIN + (p % 2) * panelWidth + labelWidth;
+      const panelTop = y + LINE + 10 + Math.floor(p / 2) * panelHeight;
+      const mapTop = panelTop + LINE + 8;
+      drawText(image, x, panelTop, panelTitle, INK, TEXT);
+      drawHeatmap(image, x, mapTop, width, rowHeight, heatmap, TEXT);
+      drawColourBar(image, x + width + 14, mapTop, barWidth, rows * rowHeight, heatmap, TEXT);
     });
   });
   return image;

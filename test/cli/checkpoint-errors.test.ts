@@ -117,3 +117,43 @@ t.test('resuming into an --out with no log.jsonl', async (t) => {
   refused(t, resume(join(base, 'last.safetensors'), out), [`${out} has no log.jsonl to continue`, '--out'], [base]);
   for (const name of ['log.jsonl', 'settings.json', 'last.safetensors', 'last.optim.safetensors']) t.notOk(existsSync(join(out, name)), `nothing written: no ${name}`);
 });
+
+t.test('a corrupt number or configuration in the metadata is named with its file and field', async (t) => {
+  const cases: Array<[name: string, edit: (m: Record<string, string>) => Record<string, string>, message: string]> = [
+    ['temperature', (m) => ({ ...m, temperature: 'abc' }), 'field "temperature" must be a number above 0, got "abc"'],
+    ['epoch', (m) => ({ ...m, epoch: '1.5' }), 'field "epoch" must be an integer >= 0, got "1.5"'],
+    ['step', (m) => ({ ...m, step: '' }), 'field "step" must be an integer >= 0, got ""'],
+    ['width', (m) => ({ ...m, config: JSON.stringify({ ...JSON.parse(m.config), width: 3 }) }), 'field "config.width" must be a divisor of 64, got 3'],
+    ['sets', (m) => ({ ...m, config: JSON.stringify({ ...JSON.parse(m.config), sepbn: { ...JSON.parse(m.config).sepbn, K: 'x' } }) }), 'field "config.sepbn.K" must be a positive integer, got "x"'],
+    ['loss', (m) => ({ ...m, epoch_loss: '{"sum":1}' }), 'field "epoch_loss" must be {"sum": a number, "count": an integer >= 0}, got {"sum":1}'],
+  ];
+  for (const [name, edit, message] of cases) {
+    const file = variant(`corrupt-${name}`, { metadata: edit });
+    const unchanged = [base, join(dir, `corrupt-${name}`)];
+    refused(t, ['cli/test.js', '--weights', file, '--data', data], [`${file}: corrupt checkpoint metadata: ${message}`], unchanged);
+    refused(t, resume(file), [`${file}: corrupt checkpoint metadata: ${message}`], unchanged);
+  }
+});
+
+t.test('float bytes labelled as integers, and a count stored as floats, are refused by dtype', async (t) => {
+  const file = variant('int-weights', {
+    tensors: (tensors) => {
+      const conv = tensors.get('conv2.weight')!;
+      const floats = conv.data as Float32Array;
+      // The same bytes, read as integers: what a hand-edited header or a careless converter leaves.
+      tensors.set('conv2.weight', { ...conv, dtype: 'I32', data: new Int32Array(floats.buffer, floats.byteOffset, floats.length) });
+      tensors.set('bn1.bn.0.num_batches_tracked', { dtype: 'F32', shape: [], data: Float32Array.of(2) });
+    },
+  });
+  const first = refused(t, ['cli/test.js', '--weights', file, '--data', data], [file, 'wrong dtype 2', 'conv2.weight: file I32, model floats (F32, F64, F16)', 'bn1.bn.0.num_batches_tracked: file F32, model an integer count'], [join(dir, 'int-weights')]);
+  t.notMatch(first, /missing|extra/, 'only the dtypes are wrong');
+});
+
+t.test('one network\'s checkpoint loaded as the other says which it is, in a short line', async (t) => {
+  const baseline = join(otherModel, 'last.safetensors');
+  const first = refused(t, ['cli/test.js', '--model', 'sepbn', '--width', '64', '--weights', baseline, '--data', data], [`${baseline} is a baseline checkpoint, you asked for sepbn`, 'missing 102: bn1.bn.0.weight, bn1.bn.0.bias, bn1.bn.0.running_mean and 99 more'], [otherModel]);
+  t.ok(first.length < 300, `a line, not a page (${first.length} characters)`);
+  const sepbn = join(base, 'last.safetensors');
+  refused(t, ['cli/test.js', '--model', 'baseline', '--width', '64', '--weights', sepbn, '--data', data], [`${sepbn} is a sepbn checkpoint, you asked for baseline`, 'extra 102:'], [base]);
+  refused(t, ['cli/test.js', '--model', 'sepbn', '--width', '32', '--weights', sepbn, '--data', data], [`${sepbn} is a sepbn checkpoint of width 1/64, you asked for width 1/32`, 'mis-shaped'], [base]);
+});

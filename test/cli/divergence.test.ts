@@ -26,7 +26,7 @@ for (const backend of ['webgpu', 'cpu']) {
     const out = join(dir, backend);
     const r = node(['cli/train.js', '--data', data, '--optimizer', 'sgd', '--lr', '1e6', '--width', '64', '--batch', '4', '--max-batches', '2', '--epochs', '2', '--workers', '1', '--backend', backend, '--out', out]);
     t.equal(r.status, 1, 'a non-zero exit');
-    t.match(r.stderr, /training diverged.*lower --lr.*SEPBN_CHECK_NAN=1/);
+    t.match(r.stderr, /training diverged in epoch \d+, step \d+, at learning rate \S+: .*lower --lr.*SEPBN_CHECK_NAN=1/);
     t.notMatch(r.stderr, /\n\s+at /, 'no stack trace');
     t.notMatch(r.stdout, /done/);
   });

@@ -25,8 +25,10 @@ const node = runCommand;
 interface Score {
   name: string;
   count: number;
-  nme: number;
-  failureRate: number;
+  /** NME and FR in percent, as the keys say; AUC a fraction. */
+  nmePercent: number;
+  failureRatePercent: number;
+  nonFinite: number;
   auc: number;
 }
 
@@ -82,7 +84,7 @@ t.test('--predictions: truth scores 0, and known shifts score |shift| / 56', asy
   const annotations = writeAnnotations(join(dir, 'truth.txt'), truth);
 
   const perfect = scores(['--predictions', writePredictions(join(dir, 'perfect.txt'), truth), '--annotations', annotations]).get('predictions')!;
-  t.same({ count: perfect.count, nme: perfect.nme, failureRate: perfect.failureRate }, { count: 4, nme: 0, failureRate: 0 }, 'predictions equal to the truth: NME 0, FR 0');
+  t.same({ count: perfect.count, nme: perfect.nmePercent, failureRate: perfect.failureRatePercent }, { count: 4, nme: 0, failureRate: 0 }, 'predictions equal to the truth: NME 0, FR 0');
   t.ok(Math.abs(perfect.auc - 1) < 1e-12, `CED is 1 from 0 on: AUC 1 (got ${perfect.auc})`);
 
   // Shifts (3, 4), (0.6, 0.8), (-6, -8), (0, -2.8): every point 5, 1, 10, 2.8 px off, so the NMEs
@@ -97,8 +99,8 @@ t.test('--predictions: truth scores 0, and known shifts score |shift| / 56', asy
   t.match(r.stdout, /^predictions\s+4\s+8\.84\s+25\.00\s+0\.31\d\d$/m, 'the table prints NME % and FR % by hand');
 
   const s = scores(['--predictions', predictions, '--annotations', annotations]).get('predictions')!;
-  t.ok(Math.abs(s.nme - (5 + 2 + 10 + 2.8) / 56 / 4) < 1e-12, `NME ${s.nme}`);
-  t.equal(s.failureRate, 1 / 4, 'FR: only 10/56 exceeds 0.1');
+  t.ok(Math.abs(s.nmePercent - (100 * (5 + 2 + 10 + 2.8)) / 56 / 4) < 1e-10, `NME ${s.nmePercent} %`);
+  t.equal(s.failureRatePercent, 25, 'FR: only 10/56 exceeds 0.1');
   // (1 - 50/56) + (1 - 10/28) + 0 + (1 - 0.5) = 1.25 over 4 faces: 0.3125.
   t.ok(Math.abs(aucByHand(nmes) - 0.3125) < 1e-12 && Math.abs(s.auc - 0.3125) < AUC_TOLERANCE, `AUC ${s.auc} vs 0.3125 by hand`);
 
@@ -115,6 +117,80 @@ t.test('--predictions: truth scores 0, and known shifts score |shift| / 56', asy
   const ink = count([0, 0, 0]);
   const curve = count(SERIES_COLOURS[0]);
   t.ok(ink > 1000 && curve > 100, `axes, text and a curve are drawn (${ink} ink pixels, ${curve} curve pixels)`);
+});
+
+t.test('--predictions: nan and inf score as failed faces, counted as a network\'s non-finite predictions are', async (t) => {
+  const base = baseShape();
+  const truth = [base, base, base];
+  const annotations = writeAnnotations(join(dir, 'three.txt'), truth);
+  const rows = truth.map((f) => Array.from(f, String));
+  rows[1][7] = 'nan';
+  rows[2][0] = '-inf';
+  rows[2][1] = 'Infinity';
+  const predictions = join(dir, 'non-finite.txt');
+  writeFileSync(predictions, rows.map((r) => r.join(' ') + '\n').join(''));
+  const s = scores(['--predictions', predictions, '--annotations', annotations]).get('predictions')!;
+  t.same({ nonFinite: s.nonFinite, failureRate: s.failureRatePercent, nme: s.nmePercent }, { nonFinite: 2, failureRate: 100 * (2 / 3), nme: null }, 'two faces non-finite: both fail, the mean is infinite');
+  const table = node(['cli/test.js', '--predictions', predictions, '--annotations', annotations]);
+  t.equal(table.status, 0, table.stderr);
+  t.match(table.stdout, /^predictions\s+3\s+inf\s+66\.67\s+0\.\d{4}\s+2\s+0\.00$/m, 'the non-finite column and the NME of the finite face');
+  const word = join(dir, 'word.txt');
+  writeFileSync(word, rows.map((r) => r.join(' ').replace('nan', 'many') + '\n').join(''));
+  const refused = node(['cli/test.js', '--predictions', word, '--annotations', annotations]);
+  t.equal(refused.status, 1);
+  t.match(refused.stderr, new RegExp(`^${word}:2: value 8 \\("many"\\) is not a number`), 'a word that is no number is still refused by file and line');
+});
+
+t.test('--predictions --layout planar, and a warning when the other layout fits far better', async (t) => {
+  const base = baseShape();
+  const truth = [shifted(base, 1, 0), shifted(base, 0, 2), base];
+  const annotations = writeAnnotations(join(dir, 'layout.txt'), truth);
+  const planar = join(dir, 'planar.txt');
+  // 98 x then 98 y, as the annotation files list them.
+  writeFileSync(planar, truth.map((f) => [...f.filter((_, k) => k % 2 === 0), ...f.filter((_, k) => k % 2 === 1)].join(' ') + '\n').join(''));
+  const right = node(['cli/test.js', '--predictions', planar, '--annotations', annotations, '--layout', 'planar', '--json']);
+  t.equal(right.status, 0, right.stderr);
+  t.equal(JSON.parse(right.stdout)[0].nmePercent, 0, 'read as planar, the file is the truth');
+  t.notMatch(right.stderr, /warning/, 'no warning in the right layout');
+  const wrong = node(['cli/test.js', '--predictions', planar, '--annotations', annotations]);
+  t.equal(wrong.status, 0, wrong.stderr);
+  t.match(wrong.stderr, new RegExp(`warning: ${planar}: read as x y interleaved \\(--layout xy\\) its faces score a median NME of \\d+\\.\\d\\d %, read as 98 x then 98 y 0\\.00 %; if the file is in that layout, give --layout planar`));
+  const xy = writePredictions(join(dir, 'xy.txt'), truth.map((f) => shifted(f, 2, 1)));
+  const plain = node(['cli/test.js', '--predictions', xy, '--annotations', annotations]);
+  t.notMatch(plain.stderr, /warning/, 'a right layout with errors draws no warning');
+  const bad = node(['cli/test.js', '--predictions', xy, '--annotations', annotations, '--layout', 'yx']);
+  t.equal(bad.status, 1);
+  t.match(bad.stderr, /--layout must be xy or planar, got "yx"/);
+});
+
+t.test('--predictions: subset rows from the files beside a WFLW256 file, and from raw WFLW attribute flags', async (t) => {
+  const base = baseShape();
+  const truth = [shifted(base, 3, 4), base, shifted(base, -6, -8), shifted(base, 0, -2.8)];
+  const nmes = [5 / 56, 0, 10 / 56, 2.8 / 56];
+  const predictions = writePredictions(join(dir, 'subset-predictions.txt'), truth.map(() => base));
+  const expected: Record<string, number[]> = { predictions: nmes, pose: [nmes[0], nmes[2]], blur: [nmes[1], nmes[2], nmes[3]] };
+  const check = (got: Map<string, Score>, what: string) => {
+    t.same([...got.keys()], Object.keys(expected), `${what}: every face, then each subset with a face`);
+    for (const [name, setNmes] of Object.entries(expected)) {
+      const mean = (100 * setNmes.reduce((a, b) => a + b)) / setNmes.length;
+      t.ok(Math.abs(got.get(name)!.nmePercent - mean) < 1e-9, `${what}, ${name}: NME ${got.get(name)!.nmePercent} % vs ${mean} % by hand`);
+      t.equal(got.get(name)!.count, setNmes.length);
+    }
+  };
+
+  const folder = join(dir, 'subsets256');
+  mkdirSync(folder);
+  const test = writeAnnotations(join(folder, 'test.txt'), truth);
+  writeAnnotations(join(folder, 'test_pose.txt'), [truth[0], truth[2]], ['images/face0.png', 'images/face2.png']);
+  writeAnnotations(join(folder, 'test_blur.txt'), [truth[1], truth[2], truth[3]], ['images/face1.png', 'images/face2.png', 'images/face3.png']);
+  writeFileSync(join(folder, 'test_makeup.txt'), '');
+  check(scores(['--predictions', predictions, '--annotations', test]), 'WFLW256 with subset files');
+
+  // Raw WFLW: the same faces with a face box and the six flags (pose, expression, illumination, makeup, occlusion, blur).
+  const flags = [[1, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 1], [1, 0, 0, 0, 0, 1], [0, 0, 0, 0, 0, 1]];
+  const raw = join(dir, 'list_98pt_rect_attr_test.txt');
+  writeFileSync(raw, truth.map((f, i) => [...Array.from(f), 60, 60, 200, 200, ...flags[i], `event/face${i}.jpg`].join(' ') + '\n').join(''));
+  check(scores(['--predictions', predictions, '--annotations', raw]), 'raw WFLW with attribute flags');
 });
 
 t.test('--predictions: a face whose eye corners coincide is refused by name', async (t) => {
@@ -165,8 +241,8 @@ t.test('--weights: a network that always predicts one shape scores as worked out
     const nme = setNmes.reduce((a, b) => a + b) / setNmes.length;
     const failureRate = setNmes.filter((e) => e > 0.1).length / setNmes.length;
     t.equal(got.count, setNmes.length, `${name}: ${setNmes.length} faces`);
-    t.ok(Math.abs(got.nme - nme) < 1e-12, `${name}: NME ${got.nme} vs ${nme} by hand`);
-    t.equal(got.failureRate, failureRate, `${name}: FR ${failureRate}`);
+    t.ok(Math.abs(got.nmePercent - 100 * nme) < 1e-10, `${name}: NME ${got.nmePercent} % vs ${100 * nme} % by hand`);
+    t.equal(got.failureRatePercent, 100 * failureRate, `${name}: FR ${100 * failureRate} %`);
     t.ok(Math.abs(got.auc - aucByHand(setNmes)) < AUC_TOLERANCE, `${name}: AUC ${got.auc} vs ${aucByHand(setNmes)} by hand`);
   }
 });

@@ -2,11 +2,11 @@
 // the table says how many faces were non-finite (it used to report FR 0.00 %).
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { encodePng } from '../../data/image-io.ts';
+import { decodeImage, encodePng } from '../../data/image-io.ts';
 import { createRgbImage } from '../../data/rgb-image.ts';
 import { wflwTopology } from '../../data/topology.ts';
 import { formatWflw256Line } from '../../data/wflw256.ts';
@@ -44,5 +44,14 @@ t.test('every prediction NaN: every face fails, and the table says so', async (t
   const json = spawnSync(process.execPath, [...base, '--json'], { cwd: root, encoding: 'utf8' });
   const [score] = JSON.parse(json.stdout);
   // JSON has no Infinity: the mean NME reads null, and nonFinite says why.
-  t.same({ nme: score.nme, nonFinite: score.nonFinite, failureRate: score.failureRate, auc: score.auc }, { nme: null, nonFinite: 3, failureRate: 1, auc: 0 });
+  t.same({ nme: score.nmePercent, nonFinite: score.nonFinite, failureRate: score.failureRatePercent, auc: score.auc }, { nme: null, nonFinite: 3, failureRate: 100, auc: 0 });
+
+  // Its CED chart has no curve to draw, and says why on the chart.
+  const ced = join(dir, 'ced.png');
+  const drawn = spawnSync(process.execPath, [...base, '--ced', ced], { cwd: root, encoding: 'utf8' });
+  t.equal(drawn.status, 0, drawn.stderr);
+  const image = decodeImage(readFileSync(ced));
+  let note = 0;
+  for (let p = 0; p < image.data.length; p += 3) if (image.data[p] === 200 && image.data[p + 1] === 0 && image.data[p + 2] === 0) note++;
+  t.ok(note > 100, `the chart carries the note in red (${note} pixels)`);
 });

@@ -78,6 +78,14 @@ t.test('an --out that cannot be a folder is refused at once', async (t) => {
   t.equal(readFileSync(file, 'utf8'), 'not a folder', 'the file is left alone');
 });
 
+t.test('a warm-up as long as the run is refused before the data are read, naming both flags', async (t) => {
+  const out = join(dir, 'no-cosine');
+  // A data folder that does not exist: the warm-up must be refused before anyone looks for it.
+  refused(t, [...small, '--data', join(dir, 'nowhere'), '--epochs', '3', '--warmup', '3', '--out', out], ['a warm-up of 3 epochs (--warmup) leaves no cosine in a schedule of 3 epochs (--epochs)']);
+  refused(t, [...small, '--data', join(dir, 'nowhere'), '--warmup', '5', '--out', out], ['--warmup', '--epochs']);
+  t.notOk(existsSync(out), 'no run folder made');
+});
+
 t.test('--resume goes on in the checkpoint folder, mends the log; --epochs extends the run', async (t) => {
   const out = finishedRun(t, 'extended');
   // The log as kills leave it: epoch 2's line still pending (killed after its checkpoint), and
@@ -85,6 +93,9 @@ t.test('--resume goes on in the checkpoint folder, mends the log; --epochs exten
   const [one, two] = readFileSync(join(out, 'log.jsonl'), 'utf8').split('\n');
   writeFileSync(join(out, 'log.jsonl'), [one, one, '{"epoch":3,"stale":true}', ''].join('\n'));
   writeFileSync(join(out, 'log-pending.json'), two + '\n');
+  // The writability probe of a start killed while checking --out, by a process now gone.
+  const probe = join(out, `.write-test.tmp-${spawnSync(process.execPath, ['-e', '']).pid}-x`);
+  writeFileSync(probe, '');
   const run = node(['--backend', 'cpu', '--workers', '1', '--resume', join(out, 'last.safetensors'), '--epochs', '3']);
   t.equal(run.status, 0, run.stderr);
   const log = logOf(out);
@@ -92,6 +103,7 @@ t.test('--resume goes on in the checkpoint folder, mends the log; --epochs exten
   t.same(log.slice(0, 2), [JSON.parse(one), JSON.parse(two)], 'the pending line of epoch 2 logged once, epoch 1 once');
   t.notOk(log[2].stale, 'the stale line past the checkpoint dropped');
   t.notOk(existsSync(join(out, 'log-pending.json')), 'nothing pending once logged');
+  t.notOk(existsSync(probe), 'the dead start\'s probe removed');
   t.equal(runOf(out).epochs, 3, 'the checkpoint records the longer run');
   t.same(readdirSync(cwd), [], 'no default run folder made where the command ran');
 });

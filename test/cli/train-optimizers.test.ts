@@ -24,7 +24,7 @@ function trainAndCheck(t: Test, name: string, flags: string[], settings: Record<
   t.equal(run.status, 0, run.stderr.split('\n').filter((l) => !l.startsWith('Warning:')).join('\n'));
   const log = readFileSync(join(out, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   t.same(log.map((l) => l.epoch), [1, 2], 'one log line per epoch');
-  for (const line of log) t.ok(Number.isFinite(line.train_loss) && Number.isFinite(line.test_nme), `epoch ${line.epoch}: loss ${line.train_loss}, test NME ${line.test_nme}`);
+  for (const line of log) t.ok(Number.isFinite(line.train_loss) && Number.isFinite(line.test_nme_percent), `epoch ${line.epoch}: loss ${line.train_loss}, test NME ${line.test_nme_percent}`);
   const weights = join(out, 'last.safetensors');
   t.match(JSON.parse(readSafetensors(weights).metadata.run), { model: 'sepbn', width: 64, epochs: 2, ...settings }, 'the run settings asked for');
   return weights;

@@ -31,7 +31,7 @@ function train(out: string, flags: string[]) {
 interface LogLine {
   epoch: number;
   train_loss: number;
-  test_nme: number;
+  test_nme_percent: number;
 }
 
 /** Trains, then checks what every run must leave behind; returns the log. */
@@ -43,7 +43,7 @@ function trainAndCheck(t: Test, name: string, flags: string[], model: string, no
   t.same(log.map((l) => l.epoch), [1, 2], 'one log line per epoch');
   for (const line of log) {
     t.ok(Number.isFinite(line.train_loss) && line.train_loss > 0, `epoch ${line.epoch}: train loss ${line.train_loss} is finite`);
-    t.ok(Number.isFinite(line.test_nme) && line.test_nme > 0, `epoch ${line.epoch}: test NME ${line.test_nme} is finite`);
+    t.ok(Number.isFinite(line.test_nme_percent) && line.test_nme_percent > 0, `epoch ${line.epoch}: test NME ${line.test_nme_percent} is finite`);
   }
   const { tensors, metadata } = readSafetensors(join(out, 'last.safetensors'));
   t.match(JSON.parse(metadata.run), { model, optimizer: 'adam', width: 64, epochs: 2, batch: 2, maxBatches: 1 }, 'the run settings asked for');
@@ -77,5 +77,5 @@ t.test('--model bn and --model bn --backend cpu', async (t) => {
   // comes before any update, so its loss and the test score after it (the first step's rate is
   // the warm-up's 1e-10) differ by f32 rounding only.
   t.ok(maxRelativeError([cpu[0].train_loss], [gpu[0].train_loss]) < 1e-5, `first loss: cpu ${cpu[0].train_loss}, webgpu ${gpu[0].train_loss}`);
-  t.ok(maxRelativeError([cpu[0].test_nme], [gpu[0].test_nme]) < 1e-5, `epoch 1 test NME: cpu ${cpu[0].test_nme}, webgpu ${gpu[0].test_nme}`);
+  t.ok(maxRelativeError([cpu[0].test_nme_percent], [gpu[0].test_nme_percent]) < 1e-5, `epoch 1 test NME: cpu ${cpu[0].test_nme_percent}, webgpu ${gpu[0].test_nme_percent}`);
 });

@@ -15,6 +15,7 @@ import { SERIES_COLOURS } from '../../data/figures/plot.ts';
 import { readWflwAnnotations, wflwAnnotationFile, wflwImageFile } from '../../data/wflw-annotations.ts';
 import { readWflw256 } from '../../data/wflw256.ts';
 import { saveCheckpoint } from '../../models/checkpoint.ts';
+import { writeSafetensors } from '../../nn/safetensors.ts';
 import { buildModel, modelConfig } from '../../models/registry.ts';
 import { runCommand } from './run-command.ts';
 
@@ -56,8 +57,8 @@ t.before(async () => {
   await saveCheckpoint(join(sepbnRun, 'last.safetensors'), buildModel(modelConfig('sepbn', 32, 3)), undefined, { ...run, temperature: 1 });
   await saveCheckpoint(join(baselineRun, 'last.safetensors'), buildModel(modelConfig('baseline', 32, 3)), undefined, { ...run, temperature: 29 });
   const log = [
-    { epoch: 1, lr: 1e-3, temperature: 30, train_loss: 40, test_nme: 0.5, seconds: 1 },
-    { epoch: 2, lr: 5e-4, temperature: 29, train_loss: 20, test_nme: 0.3, seconds: 1 },
+    { epoch: 1, lr: 1e-3, temperature: 30, train_loss: 40, test_nme_percent: 50, seconds: 1, images_per_second: 10 },
+    { epoch: 2, lr: 5e-4, temperature: 29, train_loss: 20, test_nme_percent: 30, seconds: 1, images_per_second: 10 },
   ];
   writeFileSync(join(sepbnRun, 'log.jsonl'), log.map((l) => JSON.stringify(l) + '\n').join(''));
 });
@@ -71,6 +72,8 @@ interface Prediction {
   width: number;
   height: number;
   drawing: string;
+  /** The face box given for the image; null for a prepared crop. */
+  box: [number, number, number, number] | null;
   landmarks: Array<[number, number]>;
 }
 
@@ -136,9 +139,79 @@ t.test('predict refuses what it cannot use', async (t) => {
   const face = readWflwAnnotations(wflwAnnotationFile(raw, 'test')).faces[0];
   const noBox = node(['cli/predict.js', '--weights', join(sepbnRun, 'last.safetensors'), wflwImageFile(raw, face), '--backend', 'cpu']);
   t.equal(noBox.status, 1);
-  t.match(noBox.stderr, /not a 256x256 crop from cli\/prepare\.js; give the face box/);
+  t.match(noBox.stderr, /not a 256x256 crop from cli\/prepare\.js, so it needs its face box: give one face box per image/);
   const badBox = node(['cli/predict.js', '--weights', join(sepbnRun, 'last.safetensors'), wflwImageFile(raw, face), '--box', '1,2,3', '--backend', 'cpu']);
-  t.match(badBox.stderr, /--box expects four numbers/);
+  t.match(badBox.stderr, /--box 1,2,3 \(box 1, for .*\): expected four numbers x0,y0,x1,y1/);
+});
+
+t.test('predict: one box per image, from --box in image order or --boxes, each drawn on its image', async (t) => {
+  const faces = readWflwAnnotations(wflwAnnotationFile(raw, 'test')).faces.slice(0, 2);
+  const photos = faces.map((f) => wflwImageFile(raw, f));
+  const [crop] = readWflw256(join(data, 'test.txt'));
+  const out = join(dir, 'boxes');
+  const both = predict([...photos, ...faces.flatMap((f) => ['--box', f.box.join(',')]), '--out', out]);
+  t.same(both.map((r) => r.box), faces.map((f) => f.box), 'each image keeps its own box');
+  const alone = predict([photos[1], '--box', faces[1].box.join(','), '--out', join(dir, 'alone')]);
+  t.same(both[1].landmarks, alone[0].landmarks, 'the second image predicted with the second box, as when it is given alone');
+
+  // The box, drawn white on black, runs round its rectangle (dots may cover a few of its pixels).
+  const png = readPng(both[0].drawing);
+  const scale = png.width / both[0].width;
+  const [x0, y0, x1, y1] = faces[0].box.map((v) => Math.floor(v * scale));
+  let white = 0;
+  let edge = 0;
+  for (let x = x0 + 2; x < x1 - 2; x++) for (const y of [y0, y1]) (edge++, rgbAt(png, x, y).join() === '255,255,255' && white++);
+  for (let y = y0 + 2; y < y1 - 2; y++) for (const x of [x0, x1]) (edge++, rgbAt(png, x, y).join() === '255,255,255' && white++);
+  t.ok(white > 0.8 * edge, `the box is drawn: ${white} of ${edge} edge pixels white`);
+
+  const boxesFile = join(dir, 'boxes.txt');
+  writeFileSync(boxesFile, `${faces[0].box.join(' ')}\n-\n`);
+  const mixed = predict([photos[0], crop.imageFile, '--boxes', boxesFile, '--out', join(dir, 'mixed')]);
+  t.same(mixed.map((r) => r.box), [faces[0].box, null], 'a box line for the photograph, - for the prepared crop');
+  t.same(mixed[0].landmarks, both[0].landmarks, 'the same prediction as with --box');
+});
+
+t.test('predict: a box count that does not match, and a box on a prepared crop, say what to do', async (t) => {
+  const faces = readWflwAnnotations(wflwAnnotationFile(raw, 'test')).faces.slice(0, 2);
+  const photos = faces.map((f) => wflwImageFile(raw, f));
+  const [crop] = readWflw256(join(data, 'test.txt'));
+  const weights = ['cli/predict.js', '--weights', join(sepbnRun, 'last.safetensors'), '--backend', 'cpu', '--out', join(dir, 'refused')];
+  const one = node([...weights, ...photos, '--box', faces[0].box.join(',')]);
+  t.equal(one.status, 1);
+  t.match(one.stderr, /^--box is given 1 time for 2 images: give one face box per image, in the order of the images: --box x0,y0,x1,y1 repeated, or --boxes FILE/);
+  const boxesFile = join(dir, 'three-boxes.txt');
+  writeFileSync(boxesFile, '1 1 9 9\n2 2 9 9\n3 3 9 9\n');
+  t.match(node([...weights, ...photos, '--boxes', boxesFile]).stderr, new RegExp(`^${boxesFile} has 3 box lines for 2 images: give one face box per image`));
+  const onCrop = node([...weights, crop.imageFile, '--box', faces[0].box.join(',')]);
+  t.equal(onCrop.status, 1);
+  t.match(onCrop.stderr, /is 256x256, a crop from cli\/prepare\.js whose face is already its central half, and the box .* would crop it again .*: give - as its box/);
+  t.notMatch(onCrop.stderr, /\n\s+at /, 'no stack trace');
+});
+
+t.test('predict: every flag its messages name is one of its own', async (t) => {
+  const flags = new Set(node(['cli/predict.js', '--help']).stdout.match(/--[a-z][a-z-]*/g));
+  const face = readWflwAnnotations(wflwAnnotationFile(raw, 'test')).faces[0];
+  const [crop] = readWflw256(join(data, 'test.txt'));
+  // A state dict the network cannot be told from: no conv1.weight, no configuration.
+  const stranger = join(dir, 'stranger.safetensors');
+  writeSafetensors(stranger, [['x', { dtype: 'F32', shape: [1], data: Float32Array.of(1) }]]);
+  const weights = join(sepbnRun, 'last.safetensors');
+  const failures = [
+    [],
+    ['--weights', weights],
+    ['--weights', weights, wflwImageFile(raw, face)],
+    ['--weights', weights, crop.imageFile, '--box', '1,2,30,40'],
+    ['--weights', weights, crop.imageFile, crop.imageFile],
+    ['--weights', weights, crop.imageFile, '--interp', 'cubic'],
+    ['--weights', stranger, crop.imageFile],
+    ['--weights', join(baselineRun, 'log.jsonl'), crop.imageFile],
+  ];
+  for (const args of failures) {
+    const r = node(['cli/predict.js', '--backend', 'cpu', '--out', join(dir, 'hints'), ...args]);
+    t.equal(r.status === 0 ? 0 : 1, 1, `predict ${args.join(' ')} fails`);
+    const named = r.stderr.match(/--[a-z][a-z-]*/g) ?? [];
+    t.same(named.filter((f) => !flags.has(f)), [], `only predict's flags in: ${r.stderr.trim()}`);
+  }
 });
 
 t.test('visualize: every figure, readable sizes, not blank', async (t) => {
@@ -159,6 +232,16 @@ t.test('visualize: every figure, readable sizes, not blank', async (t) => {
   t.ok(set1 > 6 * 1000, `set 1 drawn in each of the six layer columns (${set1} pixels)`);
   const ced = readPng(join(out, 'ced.png'));
   t.same([ced.width, ced.height], [800, 560]);
+  t.equal(readPng(join(out, 'training-curves.png')).width, 2 * 640, 'four training charts, the SepBN temperature among them, two a row');
+  const parameters = readPng(join(out, 'sepbn-parameters.png'));
+  t.ok(parameters.width > 2 * 512, `sepbn-parameters.png has the values and their deviations side by side (${parameters.width} px)`);
+});
+
+t.test('visualize: a baseline\'s training curves have no temperature chart', async (t) => {
+  const out = join(dir, 'baseline-curves');
+  const r = node(['cli/visualize.js', '--weights', join(baselineRun, 'last.safetensors'), '--log', join(sepbnRun, 'log.jsonl'), '--data', data, '--out', out, '--backend', 'cpu']);
+  t.equal(r.status, 0, r.stderr);
+  t.equal(readPng(join(out, 'training-curves.png')).width, 3 * 640, 'three charts in a row: loss, NME, learning rate');
 });
 
 t.test('visualize: a baseline gets the CED chart and a note instead of the SepBN figures', async (t) => {

@@ -92,3 +92,25 @@ t.test('a run that diverges in epoch 2 keeps the checkpoint of epoch 1', async (
   t.ok(readFileSync(run.checkpointFile).equals(epoch1!), 'the checkpoint is still the one of epoch 1');
   t.equal(readFileSync(run.logFile, 'utf8').trim().split('\n').length, 1, 'one log line: epoch 1');
 });
+
+t.test('an epoch after which the network predicts NaN or Infinity stops the run, naming epoch, step and rate', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'sepbn-divergence-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const settings: RunSettings = { model: 'sepbn', width: 64, epochs: 3, batch: 2, maxBatches: 2, optimizer: 'adam', lr: 1e-3, weightDecay: 0, warmup: 1, seed: 1, data: null };
+  // Finite losses and weights throughout; the test score of epoch 2 is infinite, as when an activation overflows.
+  let scored = 0;
+  const data: RunData = {
+    epoch: (epoch) => batches([batch(10 * epoch), batch(10 * epoch + 1)]),
+    batchesPerEpoch: 2,
+    describe: 'two faces',
+    testNme: async () => (++scored === 2 ? Infinity : 0.5),
+    close: async () => undefined,
+  };
+  const run = TrainingRun.start(settings, { out: dir, openData: () => data });
+  let epoch1: Buffer | undefined;
+  const err = await divergence(run.train({ onEpochEnd: ({ epoch }) => void (epoch === 1 && (epoch1 = readFileSync(run.checkpointFile))) }));
+  t.same([err.epoch, err.step], [2, 2], 'the last step of epoch 2');
+  t.match(err.message, /^training diverged in epoch 2, step 2, at learning rate \S+: .*predicts NaN or Infinity on test faces/);
+  t.ok(readFileSync(run.checkpointFile).equals(epoch1!), 'the checkpoint is still the one of epoch 1');
+  t.equal(readFileSync(run.logFile, 'utf8').trim().split('\n').length, 1, 'one log line: epoch 1');
+});

@@ -30,7 +30,7 @@ t.test('a clean training run under the switch', async (t) => {
   t.equal(plain.status, 0, plain.stderr);
   const logOf = (name: string) => JSON.parse(readFileSync(join(dir, name, 'log.jsonl'), 'utf8'));
   const [withCheck, without] = [logOf('checked'), logOf('plain')];
-  t.ok(Number.isFinite(withCheck.train_loss) && Number.isFinite(withCheck.test_nme), `finite: loss ${withCheck.train_loss}, test NME ${withCheck.test_nme}`);
+  t.ok(Number.isFinite(withCheck.train_loss) && Number.isFinite(withCheck.test_nme_percent), `finite: loss ${withCheck.train_loss}, test NME ${withCheck.test_nme_percent}`);
   t.equal(withCheck.train_loss, without.train_loss, 'the same train loss as without the switch');
-  t.equal(withCheck.test_nme, without.test_nme, 'the same test NME as without the switch');
+  t.equal(withCheck.test_nme_percent, without.test_nme_percent, 'the same test NME as without the switch');
 });
