@@ -1,5 +1,5 @@
 // SepBN's attention, one sample per workgroup (DESIGN.md's notation, j = g*K + k):
-//   pre[n, h]      = sum_c fc1[h, c] * pooled[n, c]               the 1x1 convolution C -> H
+//   pre[n, h]      = poolScale * sum_c fc1[h, c] * pooled[n, c]   the 1x1 convolution C -> H
 //   logit[n, j]    = sum_h fc2[j, h] * leaky_relu(pre[n, h])        H -> K per group
 //   a[n, g, k]     = exp((logit[n, j] - m) / T) / sum_k' exp((logit[n, g*K + k'] - m) / T)
 // with m the group's largest logit, as softmax.wgsl. Phase 1 spreads the H hidden units over the
@@ -18,6 +18,7 @@ struct SepBnAttentionParams {
   K: u32,
   invTemperature: f32,
   slope: f32,
+  poolScale: f32,
 }
 
 @group(0) @binding(0) var<storage, read> pooled: array<f32>;
@@ -39,7 +40,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   for (var h = lid; h < H; h += WORKGROUP_SIZE) {
     var acc = 0.0;
     for (var c = 0u; c < C; c++) { acc += fc1[h * C + c] * pooled[n * C + c]; }
-    pre[n * H + h] = acc;
+    pre[n * H + h] = params.poolScale * acc;
   }
   storageBarrier();
   let K = params.K;

@@ -1,7 +1,7 @@
 // The second half of the SepBN attention's backward pass: three families of independent dot
 // products, one invocation per output element (notation of sepbn_attention_backward_hidden.wgsl):
-//   dpooled[n, c] = sum_h dpre[n, h] * fc1[h, c]                  elements [0, N*C)
-//   dfc1[h, c]    = sum_n dpre[n, h] * pooled[n, c]               the next H*C
+//   dpooled[n, c] = poolScale * sum_h dpre[n, h] * fc1[h, c]      elements [0, N*C)
+//   dfc1[h, c]    = poolScale * sum_n dpre[n, h] * pooled[n, c]   the next H*C
 //   dfc2[j, h]    = sum_n dlogit[n, j] * leaky_relu(pre[n, h])    the last G*K*H
 // Buffers: dlogit ([N, G*K]), dpre, pre ([N, H]), pooled ([N, C]), fc1 ([H, C]); dpooled ([N, C]),
 // dfc1 ([H, C]), dfc2 ([G*K, H]).
@@ -15,6 +15,7 @@ struct SepBnAttentionBackwardParams {
   H: u32,
   J: u32,
   slope: f32,
+  poolScale: f32,
   rowStride: u32,
 }
 
@@ -41,14 +42,14 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let c = i % C;
     var s = 0.0;
     for (var h = 0u; h < H; h++) { s += dpre[n * H + h] * fc1[h * C + c]; }
-    dpooled[i] = s;
+    dpooled[i] = params.poolScale * s;
   } else if (i < fc1End) {
     let e = i - pooledEnd;
     let h = e / C;
     let c = e % C;
     var s = 0.0;
     for (var n = 0u; n < N; n++) { s += dpre[n * H + h] * pooled[n * C + c]; }
-    dfc1[e] = s;
+    dfc1[e] = params.poolScale * s;
   } else if (i < fc1End + params.J * H) {
     let e = i - fc1End;
     let j = e / H;

@@ -1,17 +1,18 @@
 // SepBN's attention MLP as one op (DESIGN.md's notation, j = g*K + k):
 //
-//   pre[n, h]   = sum_c fc1[h, c] · pooled[n, c]              pooled = mean_hw(x): [N, C]
+//   pre[n, h]   = sum_c fc1[h, c] · s · pooled[n, c]          pooled = sum_hw(x): [N, C], s = 1/(H·W)
 //   logit[n, j] = sum_h fc2[j, h] · leaky_relu(pre[n, h])
 //   a[n, g, k]  = softmax_k(logit[n, g*K + k] / T)             a: (N, G, K)
 //
 // sep-batch-norm.ts spells the same with matmul, leaky_relu and softmax (sepBnAttention with
 // fused = false), the specification this op is tested against. Fused, a training step records one
-// dispatch forward and two backward per layer instead of four and six.
+// dispatch forward and two backward per layer instead of four and six. The mean's 1/(H·W) is the
+// op's `poolScale`, so the pooling is a plain sum whose gradient is a free reshape, not a pass.
 //
 // Backward, da = dL/da:
 //   dlogit[n, j] = a (da - sum_k' a da) / T                    per (n, g), over its K entries
 //   dpre[n, h]   = leaky_relu'(pre[n, h]) · sum_j dlogit[n, j] · fc2[j, h]
-//   dpooled      = dpre · fc1      dfc1 = dpreᵀ · pooled      dfc2 = dlogitᵀ · leaky_relu(pre)
+//   dpooled      = s · dpre · fc1      dfc1 = s · dpreᵀ · pooled      dfc2 = dlogitᵀ · leaky_relu(pre)
 import { formatShape, sizeOf, type Shape } from '../../shape.ts';
 import type { Tensor } from '../../tensor.ts';
 import { elementwiseGrid, MAX_WORKGROUPS_PER_DIMENSION } from '../../webgpu/grid.ts';
@@ -26,6 +27,8 @@ export interface AttentionAttrs {
   temperature: number;
   /** Negative slope of the MLP's LeakyReLU. */
   slope: number;
+  /** The factor s that turns the pooled input into the MLP's input: 1/(H·W) for a sum over the pixels, 1 for a mean. */
+  poolScale: number;
 }
 
 /** Invocations per workgroup of the per-sample kernels (sepbn_attention, sepbn_attention_backward_hidden). */
@@ -60,6 +63,7 @@ const SepBnAttentionParams = defineUniformStruct('SepBnAttentionParams', [
   ['K', 'u32'],
   ['invTemperature', 'f32'],
   ['slope', 'f32'],
+  ['poolScale', 'f32'],
 ]);
 
 /** The uniform struct of sepbn_attention_backward_hidden.wgsl. */
@@ -78,6 +82,7 @@ const SepBnAttentionBackwardParams = defineUniformStruct('SepBnAttentionBackward
   ['H', 'u32'],
   ['J', 'u32'],
   ['slope', 'f32'],
+  ['poolScale', 'f32'],
   ['rowStride', 'u32'],
 ]);
 
@@ -119,12 +124,12 @@ export const sepBnAttentionBackwardHiddenOp = defineOp<AttentionAttrs>({
   },
 });
 
-/** dpooled [N, C], dfc1 (fc1's shape) and dfc2 [K*G, H] from dlogit and dpre. */
+/** dpooled [N, C], dfc1 (fc1's shape) and dfc2 [K*G, H] from dlogit and dpre (poolScale applied to the first two). */
 export const sepBnAttentionBackwardParamsOp = defineOp<AttentionAttrs>({
   name: 'sepbn_attention_backward_params',
   inputs: ['dlogit', 'dpre', 'pre', 'pooled', 'fc1'],
   outputShapes: ([dlogit, dpre, , pooled, fc1]) => [pooled, fc1, [dlogit[1], dpre[1]]],
-  cpu: ([dlogit, dpre, pre, pooled, fc1], [dpooled, dfc1, dfc2], { slope }) => {
+  cpu: ([dlogit, dpre, pre, pooled, fc1], [dpooled, dfc1, dfc2], { slope, poolScale }) => {
     const [N, C] = pooled.shape;
     const [, H] = dpre.shape;
     const J = dlogit.shape[1];
@@ -133,11 +138,11 @@ export const sepBnAttentionBackwardParamsOp = defineOp<AttentionAttrs>({
       for (let i = 0; i < length; i++) s += at(i);
       return s;
     };
-    for (let n = 0; n < N; n++) for (let c = 0; c < C; c++) dpooled.data[n * C + c] = dot(H, (h) => dpre.data[n * H + h] * fc1.data[h * C + c]);
-    for (let h = 0; h < H; h++) for (let c = 0; c < C; c++) dfc1.data[h * C + c] = dot(N, (n) => dpre.data[n * H + h] * pooled.data[n * C + c]);
+    for (let n = 0; n < N; n++) for (let c = 0; c < C; c++) dpooled.data[n * C + c] = poolScale * dot(H, (h) => dpre.data[n * H + h] * fc1.data[h * C + c]);
+    for (let h = 0; h < H; h++) for (let c = 0; c < C; c++) dfc1.data[h * C + c] = poolScale * dot(N, (n) => dpre.data[n * H + h] * pooled.data[n * C + c]);
     for (let j = 0; j < J; j++) for (let h = 0; h < H; h++) dfc2.data[j * H + h] = dot(N, (n) => dlogit.data[n * J + j] * leaky(pre.data[n * H + h], slope));
   },
-  webgpu: (rt, [dlogit, dpre, pre, pooled, fc1], [dpooled, dfc1, dfc2], { slope }) => {
+  webgpu: (rt, [dlogit, dpre, pre, pooled, fc1], [dpooled, dfc1, dfc2], { slope, poolScale }) => {
     const [N, C] = pooled.shape;
     const [, H] = dpre.shape;
     const J = dlogit.shape[1];
@@ -146,7 +151,7 @@ export const sepBnAttentionBackwardParamsOp = defineOp<AttentionAttrs>({
       {
         kernel: 'sepbn_attention_backward_params',
         access: ['read', 'read', 'read', 'read', 'read', 'read_write', 'read_write', 'read_write'],
-        uniforms: SepBnAttentionBackwardParams.pack({ N, C, H, J, slope, rowStride: grid.rowStride }),
+        uniforms: SepBnAttentionBackwardParams.pack({ N, C, H, J, slope, poolScale, rowStride: grid.rowStride }),
         workgroups: grid.workgroups,
         describe: `sepbn_attention_backward_params pooled[${pooled.shape}] fc1[${fc1.shape}]`,
       },
@@ -155,14 +160,15 @@ export const sepBnAttentionBackwardParamsOp = defineOp<AttentionAttrs>({
   },
 });
 
-function cpuAttention([pooled, fc1, fc2]: CpuView[], [a, pre]: CpuView[], { groups, K, temperature, slope }: AttentionAttrs): void {
-  const { N, C, H, J } = attentionDims('sepbn_attention', pooled.shape, fc1.shape, fc2.shape, { groups, K, temperature, slope });
+function cpuAttention([pooled, fc1, fc2]: CpuView[], [a, pre]: CpuView[], attrs: AttentionAttrs): void {
+  const { groups, K, temperature, slope, poolScale } = attrs;
+  const { N, C, H, J } = attentionDims('sepbn_attention', pooled.shape, fc1.shape, fc2.shape, attrs);
   const logit = new Float64Array(J);
   for (let n = 0; n < N; n++) {
     for (let h = 0; h < H; h++) {
       let s = 0;
       for (let c = 0; c < C; c++) s += fc1.data[h * C + c] * pooled.data[n * C + c];
-      pre.data[n * H + h] = s;
+      pre.data[n * H + h] = poolScale * s;
     }
     for (let j = 0; j < J; j++) {
       let s = 0;
@@ -189,13 +195,13 @@ export const sepBnAttentionOp = defineOp<AttentionAttrs>({
   cpu: cpuAttention,
   webgpu: (rt, [pooled, fc1, fc2], [a, pre], attrs) => {
     const d = attentionDims('sepbn_attention', pooled.shape, fc1.shape, fc2.shape, attrs);
-    const { groups, K, temperature, slope } = attrs;
+    const { groups, K, temperature, slope, poolScale } = attrs;
     rt.dispatch(
       {
         kernel: 'sepbn_attention',
         constants: { WORKGROUP_SIZE: SAMPLE_WORKGROUP },
         access: ['read', 'read', 'read', 'read_write', 'read_write'],
-        uniforms: SepBnAttentionParams.pack({ C: d.C, H: d.H, groups, K, invTemperature: 1 / temperature, slope }),
+        uniforms: SepBnAttentionParams.pack({ C: d.C, H: d.H, groups, K, invTemperature: 1 / temperature, slope, poolScale }),
         workgroups: [d.N, 1, 1],
         describe: `sepbn_attention pooled[${pooled.shape}] fc1[${fc1.shape}] ${groups}x${K} T=${temperature}`,
       },
@@ -209,17 +215,17 @@ export const sepBnAttentionOp = defineOp<AttentionAttrs>({
   },
 });
 
-/** softmax_k(fc2 · leaky_relu(fc1 · pooled) / T) per group: a [N, groups, K], in one dispatch. */
+/** softmax_k(fc2 · leaky_relu(fc1 · poolScale · pooled) / T) per group: a [N, groups, K], in one dispatch. */
 export function sepBnAttentionFused(pooled: Tensor, fc1: Tensor, fc2: Tensor, attrs: AttentionAttrs): Tensor {
   if (!(attrs.temperature > 0)) throw new Error(`sepbn_attention: temperature must be positive, got ${attrs.temperature}`);
   return applyAll(sepBnAttentionOp, [pooled, fc1, fc2], attrs)[0];
 }
 
 /** Witness inputs: pooled [N, C], fc1 [H, C, 1, 1], fc2 [K*G, H, 1, 1]. */
-function attentionCase(N: number, C: number, H: number, groups: number, K: number, temperature: number) {
-  const attrs = { groups, K, temperature, slope: 0.01 };
+function attentionCase(N: number, C: number, H: number, groups: number, K: number, temperature: number, poolScale = 1) {
+  const attrs = { groups, K, temperature, slope: 0.01, poolScale };
   return {
-    label: `pooled[${N},${C}] H=${H} groups=${groups} K=${K} T=${temperature}`,
+    label: `pooled[${N},${C}] H=${H} groups=${groups} K=${K} T=${temperature}${poolScale === 1 ? '' : ` poolScale ${poolScale}`}`,
     inputs: [
       { shape: [N, C], name: 'pooled' },
       { shape: [H, C, 1, 1], name: 'fc1' },
@@ -236,7 +242,7 @@ export const witnesses: OpWitness[] = [
     op: 'sepbn_attention',
     cases: [
       attentionCase(3, 10, 2, 1, 3, 2),
-      attentionCase(2, 12, 3, 2, 3, 1),
+      attentionCase(2, 12, 3, 2, 3, 1, 0.25),
       attentionCase(1, 7, 1, 1, 2, 5),
       // More hidden units and groups than a workgroup has invocations: the strided loops wrap.
       attentionCase(2, 20, 70, 66, 2, 1),

@@ -63,8 +63,10 @@ export function sepBnAttention(x: Tensor, w: SepBnWeights, { groups, temperature
   if (w.fc2.shape.join() !== [K * groups, H, 1, 1].join()) {
     throw new Error(`SepBN: fc2.weight must be [${K * groups},${H},1,1] (K=${K} x groups=${groups}), got ${formatShape(w.fc2.shape)}`);
   }
+  // Fused, the mean's 1/(H·W) is applied inside the attention op: a plain sum's gradient is a
+  // free reshape, where the mean's would be a scaling pass.
+  if (fused) return sepBnAttentionFused(sum(x, [2, 3]), w.fc1, w.fc2, { groups, K, temperature, slope, poolScale: 1 / (x.shape[2] * x.shape[3]) });
   const pooled = mean(x, [2, 3]); //                                              [N, C]
-  if (fused) return sepBnAttentionFused(pooled, w.fc1, w.fc2, { groups, K, temperature, slope });
   const hidden = leakyRelu(matmul(pooled, w.fc1.reshape([H, C]), { transB: true }), slope); // [N, H]
   const logits = matmul(hidden, w.fc2.reshape([K * groups, H]), { transB: true }); //        [N, K*G]
   return softmax(logits.reshape([N, groups, K]), 2, temperature); //               [N, G, K]
