@@ -1,7 +1,8 @@
 // Where the commands find their data: --data DIR (prepared WFLW256 files), the folder a checkpoint's
-// run trained on, or the built-in synthetic faces, generated once into the project's .cache folder.
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+// run trained on, or the built-in synthetic faces, generated once into a cache folder.
+import { accessSync, constants, existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { subsetFilesBeside } from '../data/prepare.ts';
 import { ensureSyntheticDataset } from '../data/synthetic-dataset.ts';
@@ -9,7 +10,19 @@ import type { RunState } from '../models/checkpoint.ts';
 import { Progress } from './progress.ts';
 import { UsageError } from './main.ts';
 
-export const CACHE_DIR = fileURLToPath(new URL('../.cache/', import.meta.url));
+/**
+ * Where the built-in synthetic faces are drawn once: the project's own .cache/ (a checkout, or a
+ * package installed where its user may write), else the user's cache folder
+ * ($XDG_CACHE_HOME or ~/.cache, under sepbn-webgpu/) for a package installed read-only.
+ */
+export function cacheDir(own = fileURLToPath(new URL('../.cache/', import.meta.url))): string {
+  try {
+    accessSync(existsSync(own) ? own : dirname(own), constants.W_OK);
+    return own;
+  } catch {
+    return join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'sepbn-webgpu');
+  }
+}
 
 export interface DataFiles {
   dir: string;
@@ -24,7 +37,7 @@ export function resolveData(dataDir: string | undefined): DataFiles {
   if (!dir) {
     let progress: Progress | undefined;
     let stage = '';
-    dir = ensureSyntheticDataset(CACHE_DIR, {
+    dir = ensureSyntheticDataset(cacheDir(), {
       onProgress: (s, done, total) => {
         if (s !== stage) {
           stage = s;

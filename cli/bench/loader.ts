@@ -1,5 +1,5 @@
 // node cli/bench.js loader: images/s of augmented 128x128 training batches from the worker-thread loader.
-import { fileURLToPath } from 'node:url';
+import { cacheDir } from '../dataset.ts';
 import { join } from 'node:path';
 import { numberOption } from '../args.ts';
 import { WflwLoader } from '../../data/loader.ts';
@@ -18,7 +18,7 @@ export const benchmark: Benchmark = {
   },
   async run(values) {
     const annotationFile =
-      typeof values.data === 'string' ? values.data : join(ensureSyntheticDataset(fileURLToPath(new URL('../../.cache/', import.meta.url))), 'train.txt');
+      typeof values.data === 'string' ? values.data : join(ensureSyntheticDataset(cacheDir()), 'train.txt');
     const workers = numberOption(values, 'workers')!;
     const batchSize = numberOption(values, 'batch')!;
     const timedBatches = numberOption(values, 'batches')!;
