@@ -33,11 +33,20 @@ type ShapesByName = ReadonlyMap<string, { shape: readonly number[] }>;
  * when it is none of them.
  */
 export function identifyStateDict(tensors: ShapesByName): { model: ModelName; width: number } | undefined {
-  const conv1 = tensors.get('conv1.weight')?.shape;
-  if (conv1?.length !== 4 || !(conv1[0] > 0 && FULL_CHANNELS[0] % conv1[0] === 0)) return undefined;
-  const names = [...tensors.keys()];
-  const model = names.some((n) => /^bn\d+\.bn\.\d+\./.test(n)) ? 'sepbn' : names.some((n) => /^bn\d+\./.test(n)) ? 'bn' : 'baseline';
-  return { model, width: FULL_CHANNELS[0] / conv1[0] };
+  const width = widthOfConv1(tensors.get('conv1.weight')?.shape);
+  return width === undefined ? undefined : { model: modelNameOfTensorNames(tensors.keys()), width };
+}
+
+/** The network a state dict's tensor names say: SepBN layers hold bnN.bn.K.*, BatchNorm layers bnN.*, the baseline neither. */
+export function modelNameOfTensorNames(names: Iterable<string>): ModelName {
+  const list = [...names];
+  if (list.some((n) => /^bn\d+\.bn\.\d+\./.test(n))) return 'sepbn';
+  return list.some((n) => /^bn\d+\./.test(n)) ? 'bn' : 'baseline';
+}
+
+/** The width divisor W whose 64 / W output channels conv1.weight [64/W, 3, 3, 3] has; undefined for a shape no width gives. */
+export function widthOfConv1(shape: readonly number[] | undefined): number | undefined {
+  return shape?.length === 4 && shape[0] > 0 && FULL_CHANNELS[0] % shape[0] === 0 ? FULL_CHANNELS[0] / shape[0] : undefined;
 }
 
 /** "a baseline checkpoint, you asked for sepbn" (or the widths) when a state dict is another network than the one wanted. */

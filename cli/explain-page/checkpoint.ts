@@ -1,8 +1,10 @@
 // A checkpoint's bytes (from the page's file picker) as a Vanilla CNN in eval mode: the model's
 // configuration from the file's metadata, as models/checkpoint.ts writes it, or, for a plain state
-// dict (e.g. converted from PyTorch), read off its tensors' names and shapes; then every weight and
-// buffer assigned with nn/state-dict-values.ts's checks.
-import { defaultConfig, FULL_CHANNELS, VanillaCnn, type VanillaCnnConfig } from '../../models/vanilla-cnn.ts';
+// dict (e.g. converted from PyTorch), read off its tensors' names and shapes as the commands do
+// (models/infer-network.ts); then every weight and buffer assigned with nn/state-dict-values.ts's
+// checks.
+import { inferNetwork, inferWidth } from '../../models/infer-network.ts';
+import { VanillaCnn, type VanillaCnnConfig } from '../../models/vanilla-cnn.ts';
 import { Counter } from '../../nn/module.ts';
 import { parseSafetensors, type NamedArray } from '../../nn/safetensors-format.ts';
 import { assignStateDict } from '../../nn/state-dict-values.ts';
@@ -14,28 +16,8 @@ export interface LoadedCheckpoint {
   temperature: number;
 }
 
-/** The configuration of a plain state dict, from conv1's output channels and the norm layers' names. */
-function inferConfig(file: string, tensors: Map<string, NamedArray>): VanillaCnnConfig {
-  const conv1 = tensors.get('conv1.weight');
-  if (!conv1) throw new Error(`${file}: no model configuration in its metadata and no conv1.weight: not a Vanilla CNN checkpoint`);
-  const width = FULL_CHANNELS[0] / conv1.shape[0];
-  if (tensors.has('bn1.bn.0.weight')) {
-    const config = defaultConfig('sepbn', width);
-    let K = 0;
-    while (tensors.has(`bn1.bn.${K}.weight`)) K++;
-    const fc2 = tensors.get('bn1.fc2.weight');
-    const fc1 = tensors.get('bn1.fc1.weight');
-    if (!fc1 || !fc2) throw new Error(`${file}: bn1 has parameter sets but no fc1.weight or fc2.weight for its attention`);
-    // A plain state dict does not record the attention's ratio: the default 0.1 is assumed, and a
-    // file made with another fails the shape check, which names bn1.fc1.weight.
-    config.sepbn = { ...config.sepbn, K, groups: fc2.shape[0] / K };
-    return config;
-  }
-  return defaultConfig(tensors.has('bn1.weight') ? 'bn' : 'none', width);
-}
-
 function configFrom(file: string, metadata: Record<string, string>, tensors: Map<string, NamedArray>): { config: VanillaCnnConfig; source: LoadedCheckpoint['configSource'] } {
-  if (metadata.config === undefined) return { config: inferConfig(file, tensors), source: 'tensor names and shapes' };
+  if (metadata.config === undefined) return { config: inferNetwork(tensors, inferWidth(file, tensors).width).config, source: 'tensor names and shapes' };
   let config: VanillaCnnConfig;
   try {
     config = JSON.parse(metadata.config);
