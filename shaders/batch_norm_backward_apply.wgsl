@@ -6,8 +6,11 @@
 // variance). A and B are computed on [N, C] tensors from the reduction's sums.
 // With leaky = 1, dy is the gradient of the LeakyReLU that followed in the forward pass and is first
 // masked by (output > 0 ? 1 : slope), as in batch_norm_backward_reduce.wgsl.
+// With pooledGrad = 1 (SepBN's training op, train.ts) x also reached the attention through its
+// per-sample means, and that path's gradient is added: dx += pooledScale * dpooled[c, n]
+// (dpooled is the gradient of the means, [C, N]; pooledScale = 1/(H*W)).
 // Buffers: x, dy (NCHW), mean, variance ([C]), gamma ([N or 1, C]), A, B ([C]), output (NCHW,
-// read when leaky), dx (NCHW).
+// read when leaky), dpooled ([C, N], read when pooledGrad), dx (NCHW).
 // Dispatch: ceil(N*C*HW / 256) workgroups folded into x and y.
 
 override WORKGROUP_SIZE: u32 = 256u;
@@ -21,6 +24,9 @@ struct BatchNormBackwardApplyParams {
   rowStride: u32,
   leaky: u32,
   slope: f32,
+  pooledGrad: u32,
+  pooledScale: f32,
+  N: u32,
 }
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
@@ -31,8 +37,9 @@ struct BatchNormBackwardApplyParams {
 @group(0) @binding(5) var<storage, read> coefA: array<f32>;
 @group(0) @binding(6) var<storage, read> coefB: array<f32>;
 @group(0) @binding(7) var<storage, read> output: array<f32>;
-@group(0) @binding(8) var<storage, read_write> dx: array<f32>;
-@group(0) @binding(9) var<uniform> params: BatchNormBackwardApplyParams;
+@group(0) @binding(8) var<storage, read> dpooled: array<f32>;
+@group(0) @binding(9) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(10) var<uniform> params: BatchNormBackwardApplyParams;
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
@@ -46,5 +53,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let g = gamma[n * params.gammaStrideN + c];
   var grad = dy[i];
   if (params.leaky == 1u) { grad = select(grad * params.slope, grad, output[i] > 0.0); }
-  dx[i] = invstd * (g * grad - coefA[c] - xhat * coefB[c]);
+  var result = invstd * (g * grad - coefA[c] - xhat * coefB[c]);
+  if (params.pooledGrad == 1u) { result += params.pooledScale * dpooled[c * params.N + n]; }
+  dx[i] = result;
 }

@@ -110,7 +110,7 @@ const BatchNormApplyParams = defineUniformStruct('BatchNormApplyParams', [
   ['slope', 'f32'],
 ]);
 
-function dispatchApply(rt: import('../webgpu/runtime.ts').WebGpuRuntime, d: Dims, gammaStride: number, eps: number, slope: number | undefined, withStats: boolean, buffers: GPUBuffer[], describe: string) {
+export function dispatchApply(rt: import('../webgpu/runtime.ts').WebGpuRuntime, d: Dims, gammaStride: number, eps: number, slope: number | undefined, withStats: boolean, buffers: GPUBuffer[], describe: string) {
   const total = d.N * d.C * d.HW;
   const grid = elementwiseGrid(total);
   rt.dispatch(
@@ -229,14 +229,26 @@ const BatchNormBackwardApplyParams = defineUniformStruct('BatchNormBackwardApply
   ['rowStride', 'u32'],
   ['leaky', 'u32'],
   ['slope', 'f32'],
+  ['pooledGrad', 'u32'],
+  ['pooledScale', 'f32'],
+  ['N', 'u32'],
 ]);
 
-/** dx = (gamma * g - A_c - xhat * B_c) / sqrt(var_c + eps). */
+/**
+ * dx = (gamma * g - A_c - xhat * B_c) / sqrt(var_c + eps), plus dpooled[c, n] / (H*W) when given:
+ * SepBN's training op (sep-batch-norm/train.ts), where x also reached the attention through its
+ * per-sample means, and dpooled [C, N] is their gradient.
+ */
 export const batchNormBackwardInputOp = defineOp<NormAttrs>({
   name: 'batch_norm_backward_input',
-  inputs: ['x', 'grad', 'mean', 'variance', 'gamma', 'A', 'B', 'output'],
-  outputShapes: ([x]) => [x],
-  cpu: ([x, dy, m, v, gamma, A, B, out], [dx], { eps, slope }) => {
+  inputs: ['x', 'grad', 'mean', 'variance', 'gamma', 'A', 'B', 'output', 'dpooled?'],
+  outputShapes: ([x, , , , , , , , dpooled]) => {
+    if (dpooled && !(dpooled.length === 2 && dpooled[0] === x[1] && dpooled[1] === x[0])) {
+      throw new Error(`batch_norm_backward_input: dpooled must be [C, N] = [${x[1]},${x[0]}], got ${formatShape(dpooled)}`);
+    }
+    return [x];
+  },
+  cpu: ([x, dy, m, v, gamma, A, B, out, dpooled], [dx], { eps, slope }) => {
     const { N, C, HW } = dims('batch_norm_backward_input', x.shape);
     const stride = gamma.shape[0] === 1 ? 0 : C;
     for (let n = 0; n < N; n++) {
@@ -246,20 +258,24 @@ export const batchNormBackwardInputOp = defineOp<NormAttrs>({
         for (let i = 0; i < HW; i++) {
           const k = (n * C + c) * HW + i;
           const xhat = (x.data[k] - m.data[c]) * invstd;
-          dx.data[k] = invstd * (g * maskedGrad(dy.data[k], out.data[k], slope) - A.data[c] - xhat * B.data[c]);
+          const pooledPath = dpooled ? dpooled.data[c * N + n] / HW : 0;
+          dx.data[k] = invstd * (g * maskedGrad(dy.data[k], out.data[k], slope) - A.data[c] - xhat * B.data[c]) + pooledPath;
         }
       }
     }
   },
-  webgpu: (rt, [x, dy, m, v, gamma, A, B, out], [dx], { eps, slope }) => {
+  webgpu: (rt, [x, dy, m, v, gamma, A, B, out, dpooled], [dx], { eps, slope }) => {
     const d = dims('batch_norm_backward_input', x.shape);
     const total = d.N * d.C * d.HW;
     const grid = elementwiseGrid(total);
     rt.dispatch(
       {
         kernel: 'batch_norm_backward_apply',
-        access: ['read', 'read', 'read', 'read', 'read', 'read', 'read', 'read', 'read_write'],
+        access: ['read', 'read', 'read', 'read', 'read', 'read', 'read', 'read', 'read', 'read_write'],
         uniforms: BatchNormBackwardApplyParams.pack({
+          pooledGrad: dpooled ? 1 : 0,
+          pooledScale: 1 / d.HW,
+          N: d.N,
           total,
           C: d.C,
           HW: d.HW,
@@ -270,9 +286,9 @@ export const batchNormBackwardInputOp = defineOp<NormAttrs>({
           slope: slope ?? 0,
         }),
         workgroups: grid.workgroups,
-        describe: `batch_norm_backward_apply x[${x.shape}] gamma[${gamma.shape}]${slope === undefined ? '' : ' after leaky_relu'}`,
+        describe: `batch_norm_backward_apply x[${x.shape}] gamma[${gamma.shape}]${slope === undefined ? '' : ' after leaky_relu'}${dpooled ? ' + the pooled path' : ''}`,
       },
-      [x.buffer, dy.buffer, m.buffer, v.buffer, gamma.buffer, A.buffer, B.buffer, out.buffer, dx.buffer],
+      [x.buffer, dy.buffer, m.buffer, v.buffer, gamma.buffer, A.buffer, B.buffer, out.buffer, dpooled?.buffer ?? rt.placeholder, dx.buffer],
     );
   },
 });
@@ -284,18 +300,28 @@ const BatchNormBackwardCoefficientsParams = defineUniformStruct('BatchNormBackwa
   ['gammaStrideN', 'u32'],
   ['invCount', 'f32'],
   ['rowStride', 'u32'],
+  ['groups', 'u32'],
 ]);
 
-/** A_c = (1/M) sum_n gamma[n,c] sumDy[n,c] and B_c = (1/M) sum_n gamma[n,c] sumDyXhat[n,c], M = N*H*W: one pass over the [N, C] sums. */
+/**
+ * A_c = (1/M) sum_n gamma[n,c] sumDy[n,c] and B_c = (1/M) sum_n gamma[n,c] sumDyXhat[n,c], M = N*H*W:
+ * one pass over the [N, C] sums. Given SepBN's attention a [N, G, K] (its training op,
+ * sep-batch-norm/train.ts), the same pass also gives the K sets' gradients: outputs A, B, then
+ * dgamma_k = sum_n a[n, g(c), k] sumDyXhat[n, c] for each k, then dbeta_k likewise from sumDy.
+ */
 export const batchNormBackwardCoefficientsOp = defineOp<{ count: number }>({
   name: 'batch_norm_backward_coefficients',
-  inputs: ['gamma', 'sumDy', 'sumDyXhat'],
-  outputShapes: ([gamma, sumDy]) => {
+  inputs: ['gamma', 'sumDy', 'sumDyXhat', 'attention?'],
+  outputShapes: ([gamma, sumDy, , attention]) => {
     const [N, C] = sumDy;
     affineStride('batch_norm_backward_coefficients', 'gamma', { N, C, HW: 1 }, gamma);
-    return [[C], [C]];
+    if (!attention) return [[C], [C]];
+    if (attention.length !== 3 || attention[0] !== N || C % attention[1] !== 0) {
+      throw new Error(`batch_norm_backward_coefficients: the attention must be [${N}, G, K] with G dividing ${C}, got ${formatShape(attention)}`);
+    }
+    return [[C], [C], ...Array.from({ length: 2 * attention[2] }, () => [C])];
   },
-  cpu: ([gamma, sumDy, sumDyXhat], [A, B], { count }) => {
+  cpu: ([gamma, sumDy, sumDyXhat, attention], [A, B, ...setGrads], { count }) => {
     const [N, C] = sumDy.shape;
     const stride = gamma.shape[0] === 1 ? 0 : C;
     for (let c = 0; c < C; c++) {
@@ -308,20 +334,44 @@ export const batchNormBackwardCoefficientsOp = defineOp<{ count: number }>({
       A.data[c] = a / count;
       B.data[c] = b / count;
     }
+    if (!attention) return;
+    const [, G, K] = attention.shape;
+    for (let k = 0; k < K; k++) {
+      for (let c = 0; c < C; c++) {
+        let dgamma = 0;
+        let dbeta = 0;
+        for (let n = 0; n < N; n++) {
+          const weight = attention.data[(n * G + Math.floor(c / (C / G))) * K + k];
+          dgamma += weight * sumDyXhat.data[n * C + c];
+          dbeta += weight * sumDy.data[n * C + c];
+        }
+        setGrads[k].data[c] = dgamma;
+        setGrads[K + k].data[c] = dbeta;
+      }
+    }
   },
-  webgpu: (rt, [gamma, sumDy, sumDyXhat], [A, B], { count }) => {
+  webgpu: (rt, [gamma, sumDy, sumDyXhat, attention], [A, B, ...setGrads], { count }) => {
     const [N, C] = sumDy.shape;
     const grid = elementwiseGrid(C, COMBINE_WORKGROUP);
+    const sets = attention ? attention.shape[2] : 0;
     rt.dispatch(
       {
         kernel: 'batch_norm_backward_coefficients',
+        unroll: { SETS: sets },
         constants: { WORKGROUP_SIZE: COMBINE_WORKGROUP },
-        access: ['read', 'read', 'read', 'read_write', 'read_write'],
-        uniforms: BatchNormBackwardCoefficientsParams.pack({ N, C, gammaStrideN: gamma.shape[0] === 1 ? 0 : C, invCount: 1 / count, rowStride: grid.rowStride }),
+        access: ['read', 'read', 'read', 'read_write', 'read_write', ...(attention ? ['read' as const] : []), ...setGrads.map(() => 'read_write' as const)],
+        uniforms: BatchNormBackwardCoefficientsParams.pack({
+          N,
+          C,
+          gammaStrideN: gamma.shape[0] === 1 ? 0 : C,
+          invCount: 1 / count,
+          rowStride: grid.rowStride,
+          groups: attention ? attention.shape[1] : 1,
+        }),
         workgroups: grid.workgroups,
-        describe: `batch_norm_backward_coefficients [${N},${C}] gamma[${gamma.shape}]`,
+        describe: `batch_norm_backward_coefficients [${N},${C}] gamma[${gamma.shape}]${sets > 0 ? `, and ${sets} sets' gradients` : ''}`,
       },
-      [gamma.buffer, sumDy.buffer, sumDyXhat.buffer, A.buffer, B.buffer],
+      [gamma.buffer, sumDy.buffer, sumDyXhat.buffer, A.buffer, B.buffer, ...(attention ? [attention.buffer] : []), ...setGrads.map((g) => g.buffer)],
     );
   },
 });
@@ -346,7 +396,16 @@ const BatchNormStatsCombineParams = defineUniformStruct('BatchNormStatsCombinePa
   ['count', 'u32'],
   ['splits', 'u32'],
   ['rowStride', 'u32'],
+  ['keep', 'f32'],
+  ['meanWeight', 'f32'],
+  ['varianceWeight', 'f32'],
 ]);
+
+/** Running statistics updated by batch_norm_stats_combine: `sets` sets with this momentum (PyTorch's). */
+export interface CombinedRunningUpdate {
+  sets: number;
+  momentum: number;
+}
 
 /**
  * The statistics' passes, from x's shape alone (the split rule is reduce.ts's splitReduction over
@@ -372,11 +431,52 @@ export function batchNormStatsLaunches(x: Shape): ReductionLaunches {
     kernel: 'batch_norm_stats_combine',
     constants: { WORKGROUP_SIZE: COMBINE_WORKGROUP },
     access: ['read', 'read', 'read_write', 'read_write'],
-    uniforms: BatchNormStatsCombineParams.pack({ C, count: N * HW, splits, rowStride: grid.rowStride }),
+    uniforms: BatchNormStatsCombineParams.pack({ C, count: N * HW, splits, rowStride: grid.rowStride, keep: 1, meanWeight: 0, varianceWeight: 0 }),
+    unroll: { SETS: 0 },
     workgroups: grid.workgroups,
     describe: `batch_norm_stats_combine [${C},${splits}] slices of x[${x}]`,
   };
   return { launches: [slices, combine], scratchFloats: C * splits, splits };
+}
+
+/**
+ * The statistics' passes cut one slice a sample (splits = N): batch_norm_stats binds (x,
+ * sliceMean, sliceVariance), both [C, N], and batch_norm_stats_combine (sliceMean, sliceVariance,
+ * mean, variance, then a running mean and variance per set of `running`, updated in place with
+ * the unbiased variance as PyTorch). SepBN's training op (sep-batch-norm/train.ts) keeps the slice
+ * means: they are the per-sample means its attention pools, so pooling costs no pass of its own.
+ */
+export function batchNormSampleStatsLaunches(x: Shape, running: CombinedRunningUpdate = { sets: 0, momentum: 0 }): ReductionLaunches {
+  const { N, C, HW } = dims('batch_norm_train', x);
+  const rows = workgroupRows(C * N);
+  const slices: KernelLaunch = {
+    kernel: 'batch_norm_stats',
+    constants: { WORKGROUP_SIZE: reductionWorkgroup(HW, STATS_WORKGROUP) },
+    access: ['read', 'read_write', 'read_write'],
+    uniforms: BatchNormStatsParams.pack({ N, C, HW, splits: N, rowStride: rows.rowStride }),
+    workgroups: rows.workgroups,
+    describe: `batch_norm_stats x[${x}], one slice a sample`,
+  };
+  const grid = elementwiseGrid(C, COMBINE_WORKGROUP);
+  const combine: KernelLaunch = {
+    kernel: 'batch_norm_stats_combine',
+    constants: { WORKGROUP_SIZE: COMBINE_WORKGROUP },
+    unroll: { SETS: running.sets },
+    access: ['read', 'read', 'read_write', 'read_write', ...Array.from({ length: 2 * running.sets }, () => 'read_write' as const)],
+    // As engine/assign.ts's updateRunningStatistics: the weights in f64 on the host.
+    uniforms: BatchNormStatsCombineParams.pack({
+      C,
+      count: N * HW,
+      splits: N,
+      rowStride: grid.rowStride,
+      keep: 1 - running.momentum,
+      meanWeight: running.momentum,
+      varianceWeight: (running.momentum * N * HW) / (N * HW - 1),
+    }),
+    workgroups: grid.workgroups,
+    describe: `batch_norm_stats_combine [${C},${N}] sample slices of x[${x}]${running.sets > 0 ? `, updating ${running.sets} sets' running statistics` : ''}`,
+  };
+  return { launches: [slices, combine], scratchFloats: C * N, splits: N };
 }
 
 /** Training-mode batch norm (then the optional LeakyReLU): outputs y, then the batch mean and biased variance ([C] each). */

@@ -30,4 +30,5 @@ export const unwitnessed: Record<string, string> = {
   mix_affine_backward: "mix_affine's backward rule; the mix_affine witness checks it on both backends",
   sepbn_attention_backward_hidden: "sepbn_attention's backward rule; the sepbn_attention witness checks it on both backends",
   sepbn_attention_backward_params: "sepbn_attention's backward rule; the sepbn_attention witness checks it on both backends",
+  sepbn_train_backward_hidden: "sepbn_train's backward rule; the sepbn_train witness checks it on both backends",
 };

@@ -11,7 +11,8 @@
 //   ${EXPR}                        anywhere in a line: the integer value of EXPR
 //
 // EXPR is integer arithmetic (+ - * / %, parentheses; / rounds down) over numbers, the enclosing
-// loop variables and the launch's `unroll` parameters. FROM, TO and the condition are EXPRs too.
+// loop variables and the launch's `unroll` parameters, with at most one comparison (< > ==, 1 when
+// true, 0 when false: `${4 + 2 * (SETS > 0)}` for bindings that exist only with some sets). FROM, TO and the condition are EXPRs too.
 // Blocks nest.
 
 export type UnrollParams = Record<string, number>;
@@ -70,9 +71,9 @@ function substitute(line: string, scope: UnrollParams, file: string, lineNumber:
   return line.replace(/\$\{([^{}]*)\}/g, (_, expr: string) => String(evaluate(expr, scope, file, lineNumber)));
 }
 
-/** Integer arithmetic by recursive descent: sum := product (('+'|'-') product)*, and so on. */
+/** Integer arithmetic by recursive descent: comparison := sum (('<'|'>'|'==') sum)?, sum := product (('+'|'-') product)*, and so on. */
 export function evaluate(expr: string, scope: UnrollParams, file = 'shader', lineNumber = 0): number {
-  const tokens = expr.match(/\d+|[A-Za-z_]\w*|[-+*/%()]|\S/g) ?? [];
+  const tokens = expr.match(/\d+|[A-Za-z_]\w*|==|[-+*/%()<>]|\S/g) ?? [];
   let at = 0;
   const fail = (why: string): never => {
     throw new Error(`${file}:${lineNumber}: cannot evaluate \${${expr}}: ${why}`);
@@ -97,7 +98,7 @@ export function evaluate(expr: string, scope: UnrollParams, file = 'shader', lin
     if (token === undefined) return fail('unexpected end');
     if (token === '-') return -factor();
     if (token === '(') {
-      const value = sum();
+      const value = comparison();
       if (tokens[at++] !== ')') fail('missing )');
       return value;
     }
@@ -108,7 +109,15 @@ export function evaluate(expr: string, scope: UnrollParams, file = 'shader', lin
     }
     return fail(`unexpected ${token}`);
   };
-  const value = sum();
+  const comparison = (): number => {
+    const left = sum();
+    const op = tokens[at];
+    if (op !== '<' && op !== '>' && op !== '==') return left;
+    at++;
+    const right = sum();
+    return Number(op === '<' ? left < right : op === '>' ? left > right : left === right);
+  };
+  const value = comparison();
   if (at !== tokens.length) fail(`unexpected ${tokens[at]}`);
   return value;
 }

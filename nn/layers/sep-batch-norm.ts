@@ -5,7 +5,6 @@
 import {
   sepBatchNormEval,
   sepBatchNormTrain,
-  updateSetStatistics,
   type SepBnOptions,
   type SepBnRunning,
   type SepBnWeights,
@@ -79,9 +78,8 @@ export class SepBatchNorm2d extends Module {
       this.lastAttention = attention;
       return y;
     }
-    const { y, attention, mean, variance } = sepBatchNormTrain(x, this.weights(), this.options(leakySlope));
-    // All K reference BatchNorms see the same x, so each takes the same batch statistics (one kernel for the K sets).
-    updateSetStatistics(this.running(), { mean, variance }, x.shape[0] * x.shape[2] * x.shape[3], BN_MOMENTUM);
+    // All K reference BatchNorms see the same x, so each takes the same batch statistics (in the training op's own pass).
+    const { y, attention } = sepBatchNormTrain(x, this.weights(), this.options(leakySlope), true, { ...this.running(), momentum: BN_MOMENTUM });
     for (const set of this.bn.sets) set.numBatchesTracked.value++;
     this.lastAttention = attention;
     return y;

@@ -6,7 +6,14 @@
 // workgroup and leaves pre in its output (the backward pass reads it); after a storage barrier,
 // phase 2 gives each group's K logits and their softmax to one invocation. The matmuls are tiny
 // (H = C/10, K*G = 3): one dispatch in place of two matmuls, a LeakyReLU and a softmax.
-// Buffers: pooled ([N, C]), fc1 ([H, C]), fc2 ([G*K, H]); a ([N, G, K]), pre ([N, H]).
+// SETS > 0 (an unroll parameter, engine/webgpu/unroll.ts; SepBN's training op, train.ts) adds
+// phase 3, after a second barrier: the mix of the K = SETS parameter sets by the sample's attention,
+//   gammaNC[n, c] = sum_k a[n, g(c), k] * gamma_k[c],   betaNC likewise,   k ascending,
+// as mix_affine.wgsl, so the training step needs no separate mix dispatches.
+// pooled[n, c] is read at n * pooledStrideN + c * pooledStrideC: [N, C] (C, 1), or the [C, N]
+// per-sample means that batch_norm_stats.wgsl leaves with one slice a sample (1, N).
+// Buffers: pooled, fc1 ([H, C]), fc2 ([G*K, H]); a ([N, G, K]), pre ([N, H]); with SETS > 0 also
+// gamma_k, beta_k ([C] each, read) and gammaNC, betaNC ([N, C]).
 // Dispatch: N workgroups in x.
 
 override WORKGROUP_SIZE: u32 = 64u;
@@ -19,6 +26,8 @@ struct SepBnAttentionParams {
   invTemperature: f32,
   slope: f32,
   poolScale: f32,
+  pooledStrideN: u32,
+  pooledStrideC: u32,
 }
 
 @group(0) @binding(0) var<storage, read> pooled: array<f32>;
@@ -26,7 +35,15 @@ struct SepBnAttentionParams {
 @group(0) @binding(2) var<storage, read> fc2: array<f32>;
 @group(0) @binding(3) var<storage, read_write> a: array<f32>;
 @group(0) @binding(4) var<storage, read_write> pre: array<f32>;
-@group(0) @binding(5) var<uniform> params: SepBnAttentionParams;
+//#for k in 0..SETS
+@group(0) @binding(${5 + k}) var<storage, read> gamma${k}: array<f32>;
+@group(0) @binding(${5 + SETS + k}) var<storage, read> beta${k}: array<f32>;
+//#end
+//#if SETS > 0
+@group(0) @binding(${5 + 2 * SETS}) var<storage, read_write> gammaNC: array<f32>;
+@group(0) @binding(${6 + 2 * SETS}) var<storage, read_write> betaNC: array<f32>;
+//#end
+@group(0) @binding(${5 + (SETS > 0) * (2 * SETS + 2)}) var<uniform> params: SepBnAttentionParams;
 
 fn leaky(v: f32) -> f32 {
   return select(v * params.slope, v, v > 0.0);
@@ -39,7 +56,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let H = params.H;
   for (var h = lid; h < H; h += WORKGROUP_SIZE) {
     var acc = 0.0;
-    for (var c = 0u; c < C; c++) { acc += fc1[h * C + c] * pooled[n * C + c]; }
+    for (var c = 0u; c < C; c++) { acc += fc1[h * C + c] * pooled[n * params.pooledStrideN + c * params.pooledStrideC]; }
     pre[n * H + h] = params.poolScale * acc;
   }
   storageBarrier();
@@ -58,4 +75,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     for (var k = 0u; k < K; k++) { total += exp((a[first + k] - m) * params.invTemperature); }
     for (var k = 0u; k < K; k++) { a[first + k] = exp((a[first + k] - m) * params.invTemperature) / total; }
   }
+//#if SETS > 0
+  storageBarrier();
+  let perGroup = C / params.groups;
+  for (var c = lid; c < C; c += WORKGROUP_SIZE) {
+    let weights = (n * params.groups + c / perGroup) * ${SETS}u;
+    var gamma = 0.0;
+    var beta = 0.0;
+//#for k in 0..SETS
+    gamma += a[weights + ${k}u] * gamma${k}[c];
+    beta += a[weights + ${k}u] * beta${k}[c];
+//#end
+    gammaNC[n * C + c] = gamma;
+    betaNC[n * C + c] = beta;
+  }
+//#end
 }

@@ -3,8 +3,9 @@
 //   dpooled[n, c] = poolScale * sum_h dpre[n, h] * fc1[h, c]      elements [0, N*C)
 //   dfc1[h, c]    = poolScale * sum_n dpre[n, h] * pooled[n, c]   the next H*C
 //   dfc2[j, h]    = sum_n dlogit[n, j] * leaky_relu(pre[n, h])    the last G*K*H
-// Buffers: dlogit ([N, G*K]), dpre, pre ([N, H]), pooled ([N, C]), fc1 ([H, C]); dpooled ([N, C]),
-// dfc1 ([H, C]), dfc2 ([G*K, H]).
+// Buffers: dlogit ([N, G*K]), dpre, pre ([N, H]), pooled, fc1 ([H, C]); dpooled, dfc1 ([H, C]),
+// dfc2 ([G*K, H]). pooled[n, c] and dpooled[n, c] lie at n * pooledStrideN + c * pooledStrideC:
+// [N, C] (C, 1), or [C, N] (1, N) as SepBN's training op keeps its per-sample means.
 // Dispatch: ceil(total / WORKGROUP_SIZE) workgroups folded into x and y (elementwiseGrid).
 
 override WORKGROUP_SIZE: u32 = 256u;
@@ -17,6 +18,8 @@ struct SepBnAttentionBackwardParams {
   slope: f32,
   poolScale: f32,
   rowStride: u32,
+  pooledStrideN: u32,
+  pooledStrideC: u32,
 }
 
 @group(0) @binding(0) var<storage, read> dlogit: array<f32>;
@@ -42,13 +45,13 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let c = i % C;
     var s = 0.0;
     for (var h = 0u; h < H; h++) { s += dpre[n * H + h] * fc1[h * C + c]; }
-    dpooled[i] = params.poolScale * s;
+    dpooled[n * params.pooledStrideN + c * params.pooledStrideC] = params.poolScale * s;
   } else if (i < fc1End) {
     let e = i - pooledEnd;
     let h = e / C;
     let c = e % C;
     var s = 0.0;
-    for (var n = 0u; n < N; n++) { s += dpre[n * H + h] * pooled[n * C + c]; }
+    for (var n = 0u; n < N; n++) { s += dpre[n * H + h] * pooled[n * params.pooledStrideN + c * params.pooledStrideC]; }
     dfc1[e] = params.poolScale * s;
   } else if (i < fc1End + params.J * H) {
     let e = i - fc1End;

@@ -16,7 +16,7 @@
 import { formatShape, sizeOf, type Shape } from '../../shape.ts';
 import type { Tensor } from '../../tensor.ts';
 import { elementwiseGrid, MAX_WORKGROUPS_PER_DIMENSION } from '../../webgpu/grid.ts';
-import { defineUniformStruct } from '../../webgpu/launch.ts';
+import { defineUniformStruct, type KernelLaunch } from '../../webgpu/launch.ts';
 import { applyAll, defineOp, type CpuView } from '../op.ts';
 import type { OpWitness } from '../witness.ts';
 
@@ -29,6 +29,8 @@ export interface AttentionAttrs {
   slope: number;
   /** The factor s that turns the pooled input into the MLP's input: 1/(H·W) for a sum over the pixels, 1 for a mean. */
   poolScale: number;
+  /** pooled (and dpooled) are [C, N], the per-sample means SepBN's training op keeps (train.ts); [N, C] otherwise. */
+  pooledChannelsFirst?: boolean;
 }
 
 /** Invocations per workgroup of the per-sample kernels (sepbn_attention, sepbn_attention_backward_hidden). */
@@ -42,7 +44,7 @@ interface AttentionDims {
 }
 
 /** Checks pooled [N, C], fc1 [H, C(, 1, 1)] and fc2 [K*G, H(, 1, 1)] agree. */
-function attentionDims(op: string, pooled: Shape, fc1: Shape, fc2: Shape, { groups, K }: AttentionAttrs): AttentionDims {
+export function attentionDims(op: string, pooled: Shape, fc1: Shape, fc2: Shape, { groups, K }: AttentionAttrs): AttentionDims {
   if (pooled.length !== 2) throw new Error(`${op}: pooled must be [N, C], got ${formatShape(pooled)}`);
   const [N, C] = pooled;
   const H = fc1[0];
@@ -64,6 +66,8 @@ const SepBnAttentionParams = defineUniformStruct('SepBnAttentionParams', [
   ['invTemperature', 'f32'],
   ['slope', 'f32'],
   ['poolScale', 'f32'],
+  ['pooledStrideN', 'u32'],
+  ['pooledStrideC', 'u32'],
 ]);
 
 /** The uniform struct of sepbn_attention_backward_hidden.wgsl. */
@@ -73,6 +77,7 @@ const SepBnAttentionBackwardHiddenParams = defineUniformStruct('SepBnAttentionBa
   ['K', 'u32'],
   ['invTemperature', 'f32'],
   ['slope', 'f32'],
+  ['C', 'u32'],
 ]);
 
 /** The uniform struct of sepbn_attention_backward_params.wgsl. */
@@ -84,74 +89,95 @@ const SepBnAttentionBackwardParams = defineUniformStruct('SepBnAttentionBackward
   ['slope', 'f32'],
   ['poolScale', 'f32'],
   ['rowStride', 'u32'],
+  ['pooledStrideN', 'u32'],
+  ['pooledStrideC', 'u32'],
 ]);
+
+/** Where pooled[n, c] lies: (stride over samples, stride over channels). */
+function pooledStrides(N: number, C: number, { pooledChannelsFirst }: AttentionAttrs): { pooledStrideN: number; pooledStrideC: number } {
+  return pooledChannelsFirst ? { pooledStrideN: 1, pooledStrideC: N } : { pooledStrideN: C, pooledStrideC: 1 };
+}
+
+/**
+ * sepbn_attention_backward_hidden's launch for pre [N, H]. With `sets` = 0 it binds (a, da, pre,
+ * fc2, dlogit, dpre); with `sets` = K > 0 (SepBN's training op, train.ts) it computes da itself
+ * and binds (a, sumDy, sumDyXhat, pre, fc2, gamma_0.., beta_0.., dlogit, dpre), C channels.
+ */
+export function sepBnAttentionBackwardHiddenLaunch([N, H]: Shape, { groups, K, temperature, slope }: AttentionAttrs, sets: number, C = 0): KernelLaunch {
+  const reads = 4 + (sets > 0 ? 1 + 2 * sets : 0);
+  return {
+    kernel: 'sepbn_attention_backward_hidden',
+    unroll: { SETS: sets },
+    constants: { WORKGROUP_SIZE: SAMPLE_WORKGROUP },
+    access: [...Array.from({ length: reads }, () => 'read' as const), 'read_write', 'read_write'],
+    uniforms: SepBnAttentionBackwardHiddenParams.pack({ H, groups, K, invTemperature: 1 / temperature, slope, C }),
+    workgroups: [N, 1, 1],
+    describe: `sepbn_attention_backward_hidden pre[${N},${H}] ${groups}x${K}${sets > 0 ? ` from the sums of [${N},${C}] and ${sets} sets` : ''}`,
+  };
+}
 
 /** dlogit and dpre, the per-sample half of the backward pass. */
 export const sepBnAttentionBackwardHiddenOp = defineOp<AttentionAttrs>({
   name: 'sepbn_attention_backward_hidden',
   inputs: ['a', 'grad', 'pre', 'fc2'],
   outputShapes: ([a, , pre]) => [[a[0], a[1] * a[2]], pre],
-  cpu: ([a, da, pre, fc2], [dlogit, dpre], { groups, K, temperature, slope }) => {
-    const [N, H] = pre.shape;
-    const J = groups * K;
-    for (let n = 0; n < N; n++) {
-      for (let g = 0; g < groups; g++) {
-        const first = (n * groups + g) * K;
-        let dot = 0;
-        for (let k = 0; k < K; k++) dot += da.data[first + k] * a.data[first + k];
-        for (let k = 0; k < K; k++) dlogit.data[first + k] = (a.data[first + k] * (da.data[first + k] - dot)) / temperature;
-      }
-      for (let h = 0; h < H; h++) {
-        let s = 0;
-        for (let j = 0; j < J; j++) s += dlogit.data[n * J + j] * fc2.data[j * H + h];
-        dpre.data[n * H + h] = pre.data[n * H + h] > 0 ? s : s * slope;
-      }
-    }
-  },
-  webgpu: (rt, [a, da, pre, fc2], [dlogit, dpre], { groups, K, temperature, slope }) => {
-    const [N, H] = pre.shape;
-    rt.dispatch(
-      {
-        kernel: 'sepbn_attention_backward_hidden',
-        constants: { WORKGROUP_SIZE: SAMPLE_WORKGROUP },
-        access: ['read', 'read', 'read', 'read', 'read_write', 'read_write'],
-        uniforms: SepBnAttentionBackwardHiddenParams.pack({ H, groups, K, invTemperature: 1 / temperature, slope }),
-        workgroups: [N, 1, 1],
-        describe: `sepbn_attention_backward_hidden a[${a.shape}] pre[${pre.shape}]`,
-      },
-      [a.buffer, da.buffer, pre.buffer, fc2.buffer, dlogit.buffer, dpre.buffer],
-    );
+  cpu: ([a, da, pre, fc2], [dlogit, dpre], attrs) => cpuAttentionBackwardHidden(a.data, da.data, pre, fc2.data, dlogit.data, dpre.data, attrs),
+  webgpu: (rt, [a, da, pre, fc2], [dlogit, dpre], attrs) => {
+    rt.dispatch(sepBnAttentionBackwardHiddenLaunch(pre.shape, attrs, 0), [a.buffer, da.buffer, pre.buffer, fc2.buffer, dlogit.buffer, dpre.buffer]);
   },
 });
 
-/** dpooled [N, C], dfc1 (fc1's shape) and dfc2 [K*G, H] from dlogit and dpre (poolScale applied to the first two). */
+/** Float64 dlogit [N, G*K] and dpre [N, H] from a and da ([N, G, K]), pre and fc2 [G*K, H]. */
+export function cpuAttentionBackwardHidden(a: Float64Array, da: Float64Array, pre: CpuView, fc2: Float64Array, dlogit: Float64Array, dpre: Float64Array, { groups, K, temperature, slope }: AttentionAttrs): void {
+  const [N, H] = pre.shape;
+  const J = groups * K;
+  for (let n = 0; n < N; n++) {
+    for (let g = 0; g < groups; g++) {
+      const first = (n * groups + g) * K;
+      let dot = 0;
+      for (let k = 0; k < K; k++) dot += da[first + k] * a[first + k];
+      for (let k = 0; k < K; k++) dlogit[first + k] = (a[first + k] * (da[first + k] - dot)) / temperature;
+    }
+    for (let h = 0; h < H; h++) {
+      let s = 0;
+      for (let j = 0; j < J; j++) s += dlogit[n * J + j] * fc2[j * H + h];
+      dpre[n * H + h] = pre.data[n * H + h] > 0 ? s : s * slope;
+    }
+  }
+}
+
+/** dpooled (pooled's shape and layout), dfc1 (fc1's shape) and dfc2 [K*G, H] from dlogit and dpre (poolScale applied to the first two). */
 export const sepBnAttentionBackwardParamsOp = defineOp<AttentionAttrs>({
   name: 'sepbn_attention_backward_params',
   inputs: ['dlogit', 'dpre', 'pre', 'pooled', 'fc1'],
   outputShapes: ([dlogit, dpre, , pooled, fc1]) => [pooled, fc1, [dlogit[1], dpre[1]]],
-  cpu: ([dlogit, dpre, pre, pooled, fc1], [dpooled, dfc1, dfc2], { slope, poolScale }) => {
-    const [N, C] = pooled.shape;
-    const [, H] = dpre.shape;
+  cpu: ([dlogit, dpre, pre, pooled, fc1], [dpooled, dfc1, dfc2], attrs) => {
+    const { slope, poolScale } = attrs;
+    const [N, H] = dpre.shape;
+    const C = pooled.shape[0] * pooled.shape[1] / N;
+    const { pooledStrideN, pooledStrideC } = pooledStrides(N, C, attrs);
+    const at = (n: number, c: number) => n * pooledStrideN + c * pooledStrideC;
     const J = dlogit.shape[1];
     const dot = (length: number, at: (i: number) => number) => {
       let s = 0;
       for (let i = 0; i < length; i++) s += at(i);
       return s;
     };
-    for (let n = 0; n < N; n++) for (let c = 0; c < C; c++) dpooled.data[n * C + c] = poolScale * dot(H, (h) => dpre.data[n * H + h] * fc1.data[h * C + c]);
-    for (let h = 0; h < H; h++) for (let c = 0; c < C; c++) dfc1.data[h * C + c] = poolScale * dot(N, (n) => dpre.data[n * H + h] * pooled.data[n * C + c]);
+    for (let n = 0; n < N; n++) for (let c = 0; c < C; c++) dpooled.data[at(n, c)] = poolScale * dot(H, (h) => dpre.data[n * H + h] * fc1.data[h * C + c]);
+    for (let h = 0; h < H; h++) for (let c = 0; c < C; c++) dfc1.data[h * C + c] = poolScale * dot(N, (n) => dpre.data[n * H + h] * pooled.data[at(n, c)]);
     for (let j = 0; j < J; j++) for (let h = 0; h < H; h++) dfc2.data[j * H + h] = dot(N, (n) => dlogit.data[n * J + j] * leaky(pre.data[n * H + h], slope));
   },
-  webgpu: (rt, [dlogit, dpre, pre, pooled, fc1], [dpooled, dfc1, dfc2], { slope, poolScale }) => {
-    const [N, C] = pooled.shape;
-    const [, H] = dpre.shape;
+  webgpu: (rt, [dlogit, dpre, pre, pooled, fc1], [dpooled, dfc1, dfc2], attrs) => {
+    const { slope, poolScale } = attrs;
+    const [N, H] = dpre.shape;
+    const C = pooled.shape[0] * pooled.shape[1] / N;
     const J = dlogit.shape[1];
     const grid = elementwiseGrid(N * C + H * C + J * H);
     rt.dispatch(
       {
         kernel: 'sepbn_attention_backward_params',
         access: ['read', 'read', 'read', 'read', 'read', 'read_write', 'read_write', 'read_write'],
-        uniforms: SepBnAttentionBackwardParams.pack({ N, C, H, J, slope, poolScale, rowStride: grid.rowStride }),
+        uniforms: SepBnAttentionBackwardParams.pack({ N, C, H, J, slope, poolScale, rowStride: grid.rowStride, ...pooledStrides(N, C, attrs) }),
         workgroups: grid.workgroups,
         describe: `sepbn_attention_backward_params pooled[${pooled.shape}] fc1[${fc1.shape}]`,
       },
@@ -160,7 +186,26 @@ export const sepBnAttentionBackwardParamsOp = defineOp<AttentionAttrs>({
   },
 });
 
-function cpuAttention([pooled, fc1, fc2]: CpuView[], [a, pre]: CpuView[], attrs: AttentionAttrs): void {
+/**
+ * sepbn_attention's launch: (pooled, fc1, fc2, a, pre), and with `sets` = K > 0 (SepBN's training
+ * op, train.ts) the mix of K gamma and K beta sets after them: (gamma_0.., beta_0.., gammaNC, betaNC).
+ */
+export function sepBnAttentionLaunch({ N, C, H }: { N: number; C: number; H: number }, attrs: AttentionAttrs, sets: number): KernelLaunch {
+  const { groups, K, temperature, slope, poolScale } = attrs;
+  const mixAccess = sets > 0 ? [...Array.from({ length: 2 * sets }, () => 'read' as const), 'read_write' as const, 'read_write' as const] : [];
+  return {
+    kernel: 'sepbn_attention',
+    unroll: { SETS: sets },
+    constants: { WORKGROUP_SIZE: SAMPLE_WORKGROUP },
+    access: ['read', 'read', 'read', 'read_write', 'read_write', ...mixAccess],
+    uniforms: SepBnAttentionParams.pack({ C, H, groups, K, invTemperature: 1 / temperature, slope, poolScale, ...pooledStrides(N, C, attrs) }),
+    workgroups: [N, 1, 1],
+    describe: `sepbn_attention pooled[${attrs.pooledChannelsFirst ? `${C},${N}` : `${N},${C}`}] fc1[${H},${C}] ${groups}x${K} T=${temperature}${sets > 0 ? `, mixing ${sets} sets` : ''}`,
+  };
+}
+
+/** The Float64 attention a [N, G, K] and pre [N, H] from pooled [N, C], fc1 and fc2. */
+export function cpuAttention([pooled, fc1, fc2]: CpuView[], [a, pre]: CpuView[], attrs: AttentionAttrs): void {
   const { groups, K, temperature, slope, poolScale } = attrs;
   const { N, C, H, J } = attentionDims('sepbn_attention', pooled.shape, fc1.shape, fc2.shape, attrs);
   const logit = new Float64Array(J);
@@ -195,18 +240,7 @@ export const sepBnAttentionOp = defineOp<AttentionAttrs>({
   cpu: cpuAttention,
   webgpu: (rt, [pooled, fc1, fc2], [a, pre], attrs) => {
     const d = attentionDims('sepbn_attention', pooled.shape, fc1.shape, fc2.shape, attrs);
-    const { groups, K, temperature, slope, poolScale } = attrs;
-    rt.dispatch(
-      {
-        kernel: 'sepbn_attention',
-        constants: { WORKGROUP_SIZE: SAMPLE_WORKGROUP },
-        access: ['read', 'read', 'read', 'read_write', 'read_write'],
-        uniforms: SepBnAttentionParams.pack({ C: d.C, H: d.H, groups, K, invTemperature: 1 / temperature, slope, poolScale }),
-        workgroups: [d.N, 1, 1],
-        describe: `sepbn_attention pooled[${pooled.shape}] fc1[${fc1.shape}] ${groups}x${K} T=${temperature}`,
-      },
-      [pooled.buffer, fc1.buffer, fc2.buffer, a.buffer, pre.buffer],
-    );
+    rt.dispatch(sepBnAttentionLaunch(d, attrs, 0), [pooled.buffer, fc1.buffer, fc2.buffer, a.buffer, pre.buffer]);
   },
   backward: ({ grad, inputs: [pooled, fc1, fc2], outputs: [a, pre], attrs, needs }) => {
     const [dlogit, dpre] = applyAll(sepBnAttentionBackwardHiddenOp, [a, grad, pre, fc2], attrs);

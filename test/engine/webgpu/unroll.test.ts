@@ -23,6 +23,9 @@ t.test('expressions: precedence, parentheses, integer division and remainder', a
   t.equal(evaluate('(2 + 3) * 4', {}), 20);
   t.equal(evaluate('7 / 2 + 7 % 2', {}), 4);
   t.equal(evaluate('-R + 10', { R: 4 }), 6);
+  t.equal(evaluate('5 + 2 * (SETS > 0)', { SETS: 0 }), 5, 'a false comparison is 0');
+  t.equal(evaluate('5 + 2 * (SETS > 0)', { SETS: 3 }), 7, 'a true comparison is 1');
+  t.equal(evaluate('SETS == 3', { SETS: 3 }) + evaluate('1 < 0', {}), 1);
 });
 
 t.test('mistakes name the file and line', async (t) => {

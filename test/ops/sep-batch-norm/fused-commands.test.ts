@@ -1,14 +1,15 @@
-// SepBN's training path in few commands: the fused mix of the K sets and the fused attention MLP
-// against their composite specifications (stack, permute, mul, sum; matmul, leaky_relu, softmax),
-// and the K sets' running statistics in one dispatch, each set from its own earlier values, on
-// both backends; and how many dispatches and copies each, and a whole layer's step, records.
+// SepBN's training path in few commands: the one training op (train.ts), the fused mix of the K
+// sets and the fused attention MLP against their composite specifications (batch norm, stack,
+// permute, mul, sum; matmul, leaky_relu, softmax), and the K sets' running statistics in one
+// dispatch, each set from its own earlier values, on both backends; and how many dispatches and
+// copies each, and a whole layer's step, records.
 import t, { type Test } from 'tap';
 import { assignValues, updateRunningStatistics } from '../../../engine/assign.ts';
 import { backward } from '../../../engine/autodiff.ts';
 import { gpuRuntime, useBackend } from '../../../engine/backend.ts';
 import { tensor } from '../../../engine/create.ts';
 import { maxRelativeError } from '../../../engine/gradcheck.ts';
-import { mixAffine, mixAffineComposite, sepBnAttention, type SepBnWeights } from '../../../engine/ops/sep-batch-norm/sep-batch-norm.ts';
+import { mixAffine, mixAffineComposite, sepBatchNormTrain, sepBnAttention, type SepBnWeights } from '../../../engine/ops/sep-batch-norm/sep-batch-norm.ts';
 import { sum } from '../../../engine/ops/reduce.ts';
 import { mul } from '../../../engine/ops/arith.ts';
 import { Random } from '../../../engine/random.ts';
@@ -82,6 +83,51 @@ async function checkAttentionAgainstComposite(t: Test, backend: BackendName, tol
 }
 
 /**
+ * SepBN training, the one op (fused) or batch norm spelt with primitive ops (composite): y, the
+ * attention, the batch statistics, every gradient of sum(y * w) and the K sets' running
+ * statistics after the step.
+ */
+async function trainWithGradients(backend: BackendName, fused: boolean, [N, C, H, W]: number[], groups: number, K: number, leakySlope: number) {
+  const rng = new Random(23);
+  const hidden = Math.max(1, Math.floor(C / 10));
+  const x = tensor(values(rng, N * C * H * W).map((v, i) => v + (i % 7)), [N, C, H, W], { backend, requiresGrad: true });
+  const vector = (offset: number) => tensor(values(rng, C).map((v) => v + offset), [C], { backend, requiresGrad: true });
+  const w: SepBnWeights = {
+    gammas: Array.from({ length: K }, () => vector(1)),
+    betas: Array.from({ length: K }, () => vector(0)),
+    fc1: tensor(values(rng, hidden * C), [hidden, C, 1, 1], { backend, requiresGrad: true }),
+    fc2: tensor(values(rng, K * groups * hidden).map((v) => 3 * v), [K * groups, hidden, 1, 1], { backend, requiresGrad: true }),
+  };
+  const running = { means: w.gammas.map(() => tensor(values(rng, C), [C], { backend })), vars: w.gammas.map(() => tensor(values(rng, C).map((v) => 2 + v), [C], { backend })), momentum: 0.1 };
+  const result = sepBatchNormTrain(x, w, { groups, temperature: 2, leakySlope }, fused, running);
+  backward(sum(mul(result.y, tensor(values(rng, N * C * H * W), [N, C, H, W], { backend })), [0, 1, 2, 3]));
+  const read = (ts: Tensor[]) => Promise.all(ts.map((t) => t.toArray()));
+  return read([result.y, result.attention, result.mean, result.variance, x.grad!, w.fc1.grad!, w.fc2.grad!, ...[...w.gammas, ...w.betas].map((p) => p.grad!), ...running.means, ...running.vars]);
+}
+
+const trainQuantities = ['y', 'attention', 'mean', 'variance', 'dx', 'dfc1', 'dfc2', 'dgamma_k', 'dbeta_k', 'running means', 'running vars'];
+
+async function checkTrainAgainstComposite(t: Test, backend: BackendName, tolerance: number): Promise<void> {
+  for (const [shape, groups, K] of [
+    [[3, 10, 4, 3], 1, 3],
+    [[2, 70, 5, 4], 2, 3],
+    [[1, 7, 3, 5], 1, 2],
+  ] as const) {
+    await scope(async () => {
+      const fused = await trainWithGradients(backend, true, [...shape], groups, K, 0.1);
+      const composite = await trainWithGradients(backend, false, [...shape], groups, K, 0.1);
+      const errors = fused.map((f, i) => maxRelativeError(f, composite[i]));
+      // Per quantity: the first seven are single tensors, then K gammas, K betas, K running means, K running variances.
+      const named = trainQuantities.map((name, q) => {
+        const range = q < 7 ? [q, q + 1] : [7 + (q - 7) * K, 7 + (q - 6) * K];
+        return `${name} ${Math.max(...errors.slice(range[0], range[1])).toExponential(1)}`;
+      });
+      t.ok(Math.max(...errors) <= tolerance, `x[${shape}] groups=${groups} K=${K}: ${named.join(', ')}`);
+    });
+  }
+}
+
+/**
  * A SepBN layer whose K sets hold different running statistics (as loaded from a checkpoint),
  * one training forward: every set takes the batch's statistics from its own earlier values.
  */
@@ -132,12 +178,37 @@ async function checkRunningStatistics(t: Test, backend: BackendName, tolerance: 
   t.same(result.tracked, [1, 1, 1], 'num_batches_tracked counts the batch in every set');
 }
 
+t.test('CPU: the training op equals the composite, gradients and running statistics too', async (t) => checkTrainAgainstComposite(t, 'cpu', 1e-10));
 t.test('CPU: the fused mix equals its composite specification', async (t) => checkMixAgainstComposite(t, 'cpu', 1e-12));
 t.test('CPU: the fused attention equals matmul, leaky_relu and softmax', async (t) => checkAttentionAgainstComposite(t, 'cpu', 1e-12));
 t.test('CPU: every set of running statistics takes the batch from its own values', async (t) => checkRunningStatistics(t, 'cpu', 1e-12));
 
 t.test('WebGPU', async (t) => {
   if (!(await withGpu(t))) return;
+
+  await t.test('the training op equals the composite, gradients and running statistics too', async (t) => {
+    await useBackend('webgpu');
+    await checkTrainAgainstComposite(t, 'webgpu', 1e-4);
+    await useBackend('cpu');
+  });
+
+  await t.test('commands: the training op in four dispatches forward and five backward, no copies', async (t) => {
+    await useBackend('webgpu');
+    const rt = gpuRuntime();
+    scope(() => {
+      const layer = new SepBatchNorm2d(20, { K: 3, ratio: 0.1, groups: 1, temperature: 2 }, new InitSeeds(4));
+      const rng = new Random(6);
+      const x = tensor(values(rng, 2 * 20 * 9), [2, 20, 3, 3], { requiresGrad: true });
+      const [dispatches, copies] = [rt.dispatchCount, rt.copyCount];
+      const y = layer.forward(x, 0.01);
+      t.same([rt.dispatchCount - dispatches, rt.copyCount - copies], [4, 0], 'forward: statistics by sample, their combination with the running statistics, attention with the mix, the affine');
+      const grad = tensor(values(rng, 2 * 20 * 9), [2, 20, 3, 3]);
+      const [before, copiesBefore] = [rt.dispatchCount, rt.copyCount];
+      y.node!.backward(grad);
+      t.same([rt.dispatchCount - before, rt.copyCount - copiesBefore], [5, 0], 'backward: the sums, the channel terms with the sets gradients, da to dpre, dp with dfc1 and dfc2, dx');
+    });
+    await useBackend('cpu');
+  });
 
   await t.test('the fused mix equals its composite specification', async (t) => {
     await useBackend('webgpu');

@@ -1,0 +1,250 @@
+// SepBN in training mode as one op with its own backward rule (DESIGN.md's notation):
+//
+//   p[n, c]  = mean_hw x[n, c]                        the per-sample means the attention pools
+//   a        = softmax_k( W2 · leaky_relu( W1 · p ) / T )                           a: (N, G, K)
+//   gamma_nc = sum_k a[n, g(c), k] · gamma_k[c]       beta_nc likewise
+//   y        = gamma_nc · xhat + beta_nc  (then the network's LeakyReLU), xhat from the batch statistics
+//
+// sep-batch-norm.ts writes the same as a chain of ops (pooling sum, attention, two mixes, batch
+// norm, running statistics), each its own tape node; this op is that chain fused, so a layer's
+// training step records 4 dispatches forward and 5 backward instead of about 9 and 10, and x's two gradient paths meet
+// in the input-gradient pass instead of in a separate add. Forward:
+//   1. batch_norm_stats with one slice a sample: the slice means are p ([C, N]), and
+//   2. batch_norm_stats_combine turns the slices into the channel's mean and variance, and, given
+//      the K sets' running statistics, updates them in place (each takes the batch's, as each of
+//      the reference's K BatchNorm2d would);
+//   3. sepbn_attention with the mix: a, pre, gamma_nc and beta_nc, one workgroup a sample;
+//   4. batch_norm_apply with the per-sample affine.
+// Backward, g = dL/dy through the LeakyReLU, S1[n, c] = sum_hw g, S2[n, c] = sum_hw g · xhat:
+//   dgamma_nc = S2, dbeta_nc = S1, and through the mix
+//     dgamma_k[c] = sum_n a[n, g(c), k] S2[n, c]     dbeta_k[c] = sum_n a[n, g(c), k] S1[n, c]
+//     da[n, gr, k] = sum_{c in gr} S2[n, c] gamma_k[c] + S1[n, c] beta_k[c]
+//   the attention's backward takes da to dfc1, dfc2 and dp [C, N], and
+//     dx = invstd_c (gamma_nc g - A_c - xhat B_c) + dp[c, n] / (H·W)
+//   with A_c, B_c batch norm's channel terms (batch-norm.ts). Passes:
+//   1. batch_norm_backward_reduce: S1, S2;
+//   2. batch_norm_backward_coefficients with the attention: A, B and every dgamma_k, dbeta_k;
+//   3. sepbn_attention_backward_hidden with the sets: da (from S1, S2), dlogit, dpre;
+//   4. sepbn_attention_backward_params: dp, dfc1, dfc2;
+//   5. batch_norm_backward_apply with the pooled path: dx.
+// The kernels of passes 3 (forward) and 3 (backward) bind the K gamma and K beta vectors where
+// they lie, 7 + 2K storage buffers; an adapter that binds fewer takes the chain of ops instead
+// (trainOpFits).
+import { gpuRuntime } from '../../backend.ts';
+import { formatShape, type Shape } from '../../shape.ts';
+import type { BackendName, Tensor } from '../../tensor.ts';
+import { BN_EPS, batchNormBackwardCoefficientsOp, batchNormBackwardInputOp, batchNormBackwardSumsOp, batchNormSampleStatsLaunches, checkTrainable, dispatchApply } from '../batch-norm.ts';
+import { apply, applyAll, defineOp, type CpuView } from '../op.ts';
+import { attentionDims, cpuAttention, cpuAttentionBackwardHidden, sepBnAttentionBackwardHiddenLaunch, sepBnAttentionBackwardParamsOp, sepBnAttentionLaunch, type AttentionAttrs } from './attention.ts';
+
+/** The sets the op takes at most: K gamma and K beta inputs after x, fc1 and fc2, then optionally K running means and K running variances. */
+const MAX_SETS = 8;
+const setInputs = Array.from({ length: 4 * MAX_SETS }, (_, i) => (i < 2 ? `set${i}` : `set${i}?`));
+
+export interface SepBnTrainAttrs extends AttentionAttrs {
+  eps: number;
+  /** Negative slope of the network's LeakyReLU fused after the layer, if any. */
+  leakySlope?: number;
+  /** PyTorch's BatchNorm momentum, for the running statistics when they are given. */
+  momentum: number;
+}
+
+/** Storage buffers the op's widest kernels bind for K sets (sepbn_attention with the mix, and its backward's hidden pass). */
+export function trainOpBindings(K: number): number {
+  return 7 + 2 * K;
+}
+
+/** Whether this op can run K sets on the backend: always on the CPU; on WebGPU when the adapter binds enough buffers. */
+export function trainOpFits(backend: BackendName, K: number): boolean {
+  if (K > MAX_SETS) return false;
+  return backend === 'cpu' || trainOpBindings(K) <= gpuRuntime().adapter.limits.maxStorageBuffersPerShaderStage;
+}
+
+interface TrainDims {
+  N: number;
+  C: number;
+  HW: number;
+  H: number;
+}
+
+function trainDims([x, fc1, fc2, ...sets]: Shape[], attrs: SepBnTrainAttrs): TrainDims {
+  const op = 'sepbn_train';
+  if (x.length !== 4) throw new Error(`${op}: x must be NCHW (rank 4), got ${formatShape(x)}`);
+  checkTrainable(op, x);
+  const [N, C] = x;
+  const K = attrs.K;
+  if (sets.length !== 2 * K && sets.length !== 4 * K) {
+    throw new Error(`${op}: expects ${K} gamma and ${K} beta vectors (then optionally ${K} running means and ${K} running variances), got ${sets.length} vectors`);
+  }
+  const names = ['gamma', 'beta', 'running_mean', 'running_var'];
+  sets.forEach((s, i) => {
+    if (s.length !== 1 || s[0] !== C) throw new Error(`${op}: ${names[Math.floor(i / K)]}_${i % K} must be [${C}], got ${formatShape(s)}`);
+  });
+  if (C % attrs.groups !== 0) throw new Error(`${op}: ${C} channels do not split into ${attrs.groups} equal groups`);
+  const { H } = attentionDims(op, [N, C], fc1, fc2, attrs);
+  return { N, C, HW: x[2] * x[3], H };
+}
+
+/** Float64 forward: p, statistics (two passes), attention, mix, affine, LeakyReLU. */
+function cpuTrain([x, fc1, fc2, ...sets]: CpuView[], [y, a, mean, variance, pooled, pre, gammaNC, betaNC]: CpuView[], attrs: SepBnTrainAttrs): void {
+  const { N, C, HW } = trainDims([x.shape, fc1.shape, fc2.shape, ...sets.map((s) => s.shape)], attrs);
+  const { K, groups, eps, leakySlope, momentum } = attrs;
+  const at = (n: number, c: number, i: number) => x.data[(n * C + c) * HW + i];
+  const pooledNC = new Float64Array(N * C);
+  for (let c = 0; c < C; c++) {
+    let total = 0;
+    for (let n = 0; n < N; n++) {
+      let s = 0;
+      for (let i = 0; i < HW; i++) s += at(n, c, i);
+      pooled.data[c * N + n] = s / HW;
+      pooledNC[n * C + c] = s / HW;
+      total += s;
+    }
+    const m = total / (N * HW);
+    let squares = 0;
+    for (let n = 0; n < N; n++) for (let i = 0; i < HW; i++) squares += (at(n, c, i) - m) ** 2;
+    mean.data[c] = m;
+    variance.data[c] = squares / (N * HW);
+    // The running statistics take the unbiased variance, as PyTorch's.
+    for (let k = 0; k < sets.length / 2 - K; k++) {
+      const [runningMean, runningVar] = [sets[2 * K + k].data, sets[3 * K + k].data];
+      runningMean[c] = runningMean[c] * (1 - momentum) + m * momentum;
+      runningVar[c] = runningVar[c] * (1 - momentum) + (squares / (N * HW - 1)) * momentum;
+    }
+  }
+  cpuAttention([{ data: pooledNC, shape: [N, C] }, fc1, fc2], [a, pre], { ...attrs, poolScale: 1, pooledChannelsFirst: false });
+  const perGroup = C / groups;
+  for (let n = 0; n < N; n++) {
+    for (let c = 0; c < C; c++) {
+      const weights = (n * groups + Math.floor(c / perGroup)) * K;
+      let gamma = 0;
+      let beta = 0;
+      for (let k = 0; k < K; k++) {
+        gamma += a.data[weights + k] * sets[k].data[c];
+        beta += a.data[weights + k] * sets[K + k].data[c];
+      }
+      gammaNC.data[n * C + c] = gamma;
+      betaNC.data[n * C + c] = beta;
+      const invstd = 1 / Math.sqrt(variance.data[c] + eps);
+      for (let i = 0; i < HW; i++) {
+        const r = gamma * (at(n, c, i) - mean.data[c]) * invstd + beta;
+        y.data[(n * C + c) * HW + i] = leakySlope !== undefined && r <= 0 ? r * leakySlope : r;
+      }
+    }
+  }
+}
+
+/**
+ * Inputs: x, fc1, fc2, the K gammas, the K betas, and optionally the K running means and K
+ * running variances, which the op updates in place with `momentum`. Outputs: y (differentiable),
+ * the attention a [N, G, K], the batch mean and biased variance [C], then what the backward rule
+ * reads: p [C, N], pre [N, H], gamma_nc and beta_nc [N, C].
+ */
+export const sepBnTrainOp = defineOp<SepBnTrainAttrs>({
+  name: 'sepbn_train',
+  inputs: ['x', 'fc1', 'fc2', ...setInputs],
+  outputShapes: (shapes, attrs) => {
+    const { N, C, H } = trainDims(shapes, attrs);
+    return [shapes[0], [N, attrs.groups, attrs.K], [C], [C], [C, N], [N, H], [N, C], [N, C]];
+  },
+  cpu: cpuTrain,
+  webgpu: (rt, [x, fc1, fc2, ...sets], [y, a, mean, variance, pooled, pre, gammaNC, betaNC], attrs) => {
+    const { N, C, HW, H } = trainDims([x.shape, fc1.shape, fc2.shape, ...sets.map((s) => s.shape)], attrs);
+    const K = attrs.K;
+    const running = sets.slice(2 * K);
+    const [slices, combine] = batchNormSampleStatsLaunches(x.shape, { sets: running.length / 2, momentum: attrs.momentum }).launches;
+    // The slice variances live only between the two dispatches; the pool may hand the buffer to
+    // a later dispatch of the same submit, which runs after both.
+    const sliceVariance = rt.pool.acquire(C * N * 4, 'sepbn_train slice variances');
+    rt.dispatch(slices, [x.buffer, pooled.buffer, sliceVariance]);
+    const runningBuffers = running.slice(0, K).flatMap((m, k) => [m.buffer, running[K + k].buffer]);
+    rt.dispatch(combine, [pooled.buffer, sliceVariance, mean.buffer, variance.buffer, ...runningBuffers]);
+    rt.pool.release(sliceVariance);
+    const attention = { ...attrs, poolScale: 1, pooledChannelsFirst: true };
+    rt.dispatch(sepBnAttentionLaunch({ N, C, H }, attention, K), [pooled.buffer, fc1.buffer, fc2.buffer, a.buffer, pre.buffer, ...sets.slice(0, 2 * K).map((s) => s.buffer), gammaNC.buffer, betaNC.buffer]);
+    const slope = attrs.leakySlope;
+    dispatchApply(rt, { N, C, HW }, C, attrs.eps, slope, true, [x.buffer, mean.buffer, variance.buffer, gammaNC.buffer, betaNC.buffer, y.buffer], `batch_norm_apply x[${x.shape}] gamma[${N},${C}]${slope === undefined ? '' : ' + leaky_relu'}`);
+  },
+  backward: ({ grad, inputs: [x, fc1, fc2, ...rest], outputs: [y, a, mean, variance, pooled, pre, gammaNC], attrs, needs }) => {
+    const sets = rest.slice(0, 2 * attrs.K);
+    const norm = { eps: attrs.eps, slope: attrs.leakySlope };
+    const [sumDy, sumDyXhat] = applyAll(batchNormBackwardSumsOp, [x, grad, y, mean, variance], norm);
+    const count = x.shape[0] * x.shape[2] * x.shape[3];
+    const [A, B, ...setGrads] = applyAll(batchNormBackwardCoefficientsOp, [gammaNC, sumDy, sumDyXhat, a], { count });
+    const [dlogit, dpre] = applyAll(sepBnTrainBackwardHiddenOp, [a, sumDy, sumDyXhat, pre, fc2, ...sets], attrs);
+    const attention = { ...attrs, poolScale: 1, pooledChannelsFirst: true };
+    const [dpooled, dfc1, dfc2] = applyAll(sepBnAttentionBackwardParamsOp, [dlogit, dpre, pre, pooled, fc1], attention);
+    const dx = needs[0] ? apply(batchNormBackwardInputOp, [x, grad, mean, variance, gammaNC, A, B, y, dpooled], norm) : null;
+    return [dx, needs[1] ? dfc1 : null, needs[2] ? dfc2.reshape(fc2.shape) : null, ...setGrads.map((g, i) => (needs[3 + i] ? g : null))];
+  },
+});
+
+/**
+ * The attention's dlogit and dpre when da is the mix's gradient, from the per-sample sums S1, S2
+ * and the sets (sepbn_attention_backward_hidden.wgsl with SETS = K).
+ */
+export const sepBnTrainBackwardHiddenOp = defineOp<SepBnTrainAttrs>({
+  name: 'sepbn_train_backward_hidden',
+  inputs: ['a', 'sumDy', 'sumDyXhat', 'pre', 'fc2', ...setInputs],
+  outputShapes: ([a, , , pre]) => [[a[0], a[1] * a[2]], pre],
+  cpu: ([a, sumDy, sumDyXhat, pre, fc2, ...sets], [dlogit, dpre], attrs) => {
+    const [N, G, K] = a.shape;
+    const C = sumDy.shape[1];
+    const perGroup = C / G;
+    const da = new Float64Array(N * G * K);
+    for (let n = 0; n < N; n++) {
+      for (let g = 0; g < G; g++) {
+        for (let k = 0; k < K; k++) {
+          let s = 0;
+          for (let c = g * perGroup; c < (g + 1) * perGroup; c++) s += sumDyXhat.data[n * C + c] * sets[k].data[c] + sumDy.data[n * C + c] * sets[K + k].data[c];
+          da[(n * G + g) * K + k] = s;
+        }
+      }
+    }
+    cpuAttentionBackwardHidden(a.data, da, pre, fc2.data, dlogit.data, dpre.data, attrs);
+  },
+  webgpu: (rt, [a, sumDy, sumDyXhat, pre, fc2, ...sets], [dlogit, dpre], attrs) => {
+    const launch = sepBnAttentionBackwardHiddenLaunch(pre.shape, attrs, attrs.K, sumDy.shape[1]);
+    rt.dispatch(launch, [a.buffer, sumDy.buffer, sumDyXhat.buffer, pre.buffer, fc2.buffer, ...sets.map((s) => s.buffer), dlogit.buffer, dpre.buffer]);
+  },
+});
+
+/** The K sets' running statistics the op updates in place. */
+export interface SepBnTrainRunning {
+  means: Tensor[];
+  vars: Tensor[];
+  momentum: number;
+}
+
+export interface SepBnTrainOpResult {
+  y: Tensor;
+  attention: Tensor;
+  mean: Tensor;
+  variance: Tensor;
+}
+
+/** SepBN's training forward as one op (updating `running` when given); the caller checks trainOpFits first. */
+export function sepBnTrainFused(
+  x: Tensor,
+  fc1: Tensor,
+  fc2: Tensor,
+  gammas: Tensor[],
+  betas: Tensor[],
+  options: { groups: number; temperature: number; eps?: number; slope?: number; leakySlope?: number },
+  running?: SepBnTrainRunning,
+): SepBnTrainOpResult {
+  if (!(options.temperature > 0)) throw new Error(`sepbn_train: temperature must be positive, got ${options.temperature}`);
+  const attrs: SepBnTrainAttrs = {
+    groups: options.groups,
+    K: gammas.length,
+    temperature: options.temperature,
+    slope: options.slope ?? 0.01,
+    poolScale: 1,
+    eps: options.eps ?? BN_EPS,
+    leakySlope: options.leakySlope,
+    momentum: running?.momentum ?? 0,
+  };
+  const state = running ? [...running.means, ...running.vars] : [];
+  const [y, attention, mean, variance] = applyAll(sepBnTrainOp, [x, fc1, fc2, ...gammas, ...betas, ...state], attrs);
+  return { y, attention, mean, variance };
+}
