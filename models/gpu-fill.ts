@@ -2,7 +2,7 @@
 // the hardware plan launches it for an adapter's limits, with its workgroups and the invocations
 // of each. Pure arithmetic over the launch planners, so it runs anywhere; test/models/gpu-fill.test.ts
 // holds both networks to FILL_WORKGROUPS at batch 8 and 64, and `node cli/bench.js suite` prints it.
-import { batchNormStatsLaunches } from '../engine/ops/batch-norm.ts';
+import { batchNormSampleStatsLaunches, batchNormStatsLaunches } from '../engine/ops/batch-norm.ts';
 import { planConv2dBackwardInput, planConv2dBackwardWeight, planConv2dForward } from '../engine/ops/conv2d/plan.ts';
 import { planMatmul } from '../engine/ops/matmul-launch.ts';
 import { sumLaunches } from '../engine/ops/reduce.ts';
@@ -67,7 +67,9 @@ export function hardwarePlanFill(config: VanillaCnnConfig, batch: number, limits
     rows.push(fill(`${name} weight gradient`, planConv2dBackwardWeight(p, kernels)));
     const y = [batch, p.Co, p.H, p.W];
     rows.push(fill(`${name} bias gradient`, sumLaunches(y, [0, 2, 3], 1)));
-    if (config.norm !== 'none') rows.push(fill(`bn${i + 1} statistics`, batchNormStatsLaunches(y)));
+    // SepBN's training op cuts the statistics one slice a sample (its attention pools the slice means).
+    if (config.norm === 'bn') rows.push(fill(`bn${i + 1} statistics`, batchNormStatsLaunches(y)));
+    if (config.norm === 'sepbn') rows.push(fill(`bn${i + 1} statistics`, batchNormSampleStatsLaunches(y)));
   });
   for (const { name, problem } of fullyConnectedPasses(config.width, batch)) rows.push(fill(name, planMatmul(problem, kernels)));
   return rows;

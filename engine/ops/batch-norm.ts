@@ -451,7 +451,9 @@ export function batchNormSampleStatsLaunches(x: Shape, running: CombinedRunningU
   const rows = workgroupRows(C * N);
   const slices: KernelLaunch = {
     kernel: 'batch_norm_stats',
-    constants: { WORKGROUP_SIZE: reductionWorkgroup(HW, STATS_WORKGROUP) },
+    // At least 64 invocations (two warps, one AMD wavefront): with 4x4 pixels a slice most idle,
+    // but that pass is tiny, and a narrower workgroup would leave the rest of each warp empty anyway.
+    constants: { WORKGROUP_SIZE: Math.max(SUMS_WORKGROUP, reductionWorkgroup(HW, STATS_WORKGROUP)) },
     access: ['read', 'read_write', 'read_write'],
     uniforms: BatchNormStatsParams.pack({ N, C, HW, splits: N, rowStride: rows.rowStride }),
     workgroups: rows.workgroups,
