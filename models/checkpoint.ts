@@ -12,6 +12,7 @@
 // links keep the documented names: readers (cli/test.js --weights, PyTorch) follow them to a
 // plain safetensors file. We chose this over putting the optimizer state inside the weights file
 // because that file would then no longer be a plain state dict for a strict load_state_dict.
+import { scope } from '../engine/scope.ts';
 import { lstatSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync, existsSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { readSafetensors, writeSafetensors } from '../nn/safetensors.ts';
@@ -88,7 +89,8 @@ export async function saveCheckpoint(file: string, model: VanillaCnn, optimizer:
   const generation = Math.max(0, ...generations.map((m) => Number(m[1]))) + 1;
   const weights = file.replace(/(\.safetensors)?$/, `-${generation}.safetensors`);
   if (optimizer) {
-    const tensors = await toNamedArrays(optimizer.stateTensors());
+    // stateTensors copies the state out of the optimizer's arena: the scope frees the copies.
+    const tensors = await scope(async () => toNamedArrays(optimizer.stateTensors()));
     await savePause('optimizer', weights);
     writeSafetensors(optimizerFile(weights), tensors, { step: String(state.step), scalars: JSON.stringify(optimizer.stateScalars()) });
   }

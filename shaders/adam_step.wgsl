@@ -10,9 +10,10 @@
 // The host computes every per-step scalar in f64 and passes it rounded to f32, as PyTorch passes
 // its Python floats to the f32 kernels, so each rounding here happens where PyTorch's does.
 // CHUNKS is an unroll parameter (engine/webgpu/unroll.ts): chunk s (a parameter, or a piece of one
-// too large for one binding) has its own four bindings, as many chunks as the adapter can bind.
-// Buffers, per chunk s (f32, elements[s] each, the same flat order): param (read_write), grad
-// (read), exp_avg (read_write), exp_avg_sq (read_write).
+// too large for one binding) has its own two bindings, as many chunks as the adapter can bind.
+// Buffers (f32): exp_avg and exp_avg_sq (read_write), the optimizer's state arenas
+// (nn/optim/state-arena.ts), chunk s's state at stateOffsets[s] onwards; then per chunk s
+// (elements[s] each, the same flat order as its state): param (read_write), grad (read).
 // Dispatch: chunk s owns the workgroups from the previous chunk's end to workgroupEnds[s], one
 // element per invocation; the sum of all is folded into x and y; workgroup w = id.y * count.x + id.x.
 
@@ -27,18 +28,19 @@ struct AdamStepParams {
   eps: f32,
   stepSize: f32,
   biasCorrection2Sqrt: f32,
-  /** Per chunk (4 a vec4): the end of its workgroup range, and its element count. */
-  workgroupEnds: array<vec4<u32>, 6>,
-  elements: array<vec4<u32>, 6>,
+  /** Per chunk (4 a vec4): the end of its workgroup range, its element count, its first element in the state arenas. */
+  workgroupEnds: array<vec4<u32>, 4>,
+  elements: array<vec4<u32>, 4>,
+  stateOffsets: array<vec4<u32>, 4>,
 }
 
+@group(0) @binding(0) var<storage, read_write> expAvg: array<f32>;
+@group(0) @binding(1) var<storage, read_write> expAvgSq: array<f32>;
 //#for s in 0..CHUNKS
-@group(0) @binding(${4 * s}) var<storage, read_write> param${s}: array<f32>;
-@group(0) @binding(${4 * s + 1}) var<storage, read> grad${s}: array<f32>;
-@group(0) @binding(${4 * s + 2}) var<storage, read_write> expAvg${s}: array<f32>;
-@group(0) @binding(${4 * s + 3}) var<storage, read_write> expAvgSq${s}: array<f32>;
+@group(0) @binding(${2 + 2 * s}) var<storage, read_write> param${s}: array<f32>;
+@group(0) @binding(${3 + 2 * s}) var<storage, read> grad${s}: array<f32>;
 //#end
-@group(0) @binding(${4 * CHUNKS}) var<uniform> params: AdamStepParams;
+@group(0) @binding(${2 + 2 * CHUNKS}) var<uniform> params: AdamStepParams;
 
 // torch.lerp's two forms: each keeps the result exact at its own end of the weight range.
 fn lerp(start: f32, end: f32, weight: f32) -> f32 {
@@ -75,9 +77,10 @@ fn main(@builtin(workgroup_id) id: vec3<u32>, @builtin(num_workgroups) count: ve
   if (w < params.workgroupEnds[${s / 4}][${s % 4}]) {
     let i = (w - first) * WORKGROUP_SIZE + lid;
     if (i < params.elements[${s / 4}][${s % 4}]) {
-      let r = adamUpdate(param${s}[i], grad${s}[i], expAvg${s}[i], expAvgSq${s}[i]);
-      expAvg${s}[i] = r.expAvg;
-      expAvgSq${s}[i] = r.expAvgSq;
+      let k = params.stateOffsets[${s / 4}][${s % 4}] + i;
+      let r = adamUpdate(param${s}[i], grad${s}[i], expAvg[k], expAvgSq[k]);
+      expAvg[k] = r.expAvg;
+      expAvgSq[k] = r.expAvgSq;
       param${s}[i] = r.param;
     }
     return;

@@ -7,9 +7,10 @@
 //   param           = param - lr * momentum_buffer       (param - lr * g without momentum)
 // CHUNKS and MOMENTUM (1 with a momentum buffer, 0 without) are unroll parameters
 // (engine/webgpu/unroll.ts): chunk s (a parameter, or a piece of one too large for one binding)
-// has its own bindings, as many chunks as the adapter can bind.
-// Buffers, per chunk s (f32, elements[s] each, the same flat order): param (read_write), grad
-// (read), and with MOMENTUM momentum_buffer (read_write).
+// has its own two bindings, as many chunks as the adapter can bind.
+// Buffers (f32): with MOMENTUM first momentum_buffer (read_write), the optimizer's state arena
+// (nn/optim/state-arena.ts), chunk s's buffer at stateOffsets[s] onwards; then per chunk s
+// (elements[s] each, the same flat order as its buffer): param (read_write), grad (read).
 // Dispatch: chunk s owns the workgroups from the previous chunk's end to workgroupEnds[s], one
 // element per invocation; the sum of all is folded into x and y; workgroup w = id.y * count.x + id.x.
 
@@ -21,19 +22,20 @@ struct SgdStepParams {
   lr: f32,
   momentum: f32,
   weightDecay: f32,
-  /** Per chunk (4 a vec4): the end of its workgroup range, and its element count. */
-  workgroupEnds: array<vec4<u32>, 6>,
-  elements: array<vec4<u32>, 6>,
+  /** Per chunk (4 a vec4): the end of its workgroup range, its element count, its first element in the momentum arena. */
+  workgroupEnds: array<vec4<u32>, 4>,
+  elements: array<vec4<u32>, 4>,
+  stateOffsets: array<vec4<u32>, 4>,
 }
 
-//#for s in 0..CHUNKS
-@group(0) @binding(${(2 + MOMENTUM) * s}) var<storage, read_write> param${s}: array<f32>;
-@group(0) @binding(${(2 + MOMENTUM) * s + 1}) var<storage, read> grad${s}: array<f32>;
 //#if MOMENTUM
-@group(0) @binding(${3 * s + 2}) var<storage, read_write> momentumBuffer${s}: array<f32>;
+@group(0) @binding(0) var<storage, read_write> momentumBuffer: array<f32>;
 //#end
+//#for s in 0..CHUNKS
+@group(0) @binding(${MOMENTUM + 2 * s}) var<storage, read_write> param${s}: array<f32>;
+@group(0) @binding(${MOMENTUM + 2 * s + 1}) var<storage, read> grad${s}: array<f32>;
 //#end
-@group(0) @binding(${(2 + MOMENTUM) * CHUNKS}) var<uniform> params: SgdStepParams;
+@group(0) @binding(${MOMENTUM + 2 * CHUNKS}) var<uniform> params: SgdStepParams;
 
 fn direction(param: f32, grad: f32) -> f32 {
   if (params.weightDecay != 0.0) {
@@ -53,10 +55,11 @@ fn main(@builtin(workgroup_id) id: vec3<u32>, @builtin(num_workgroups) count: ve
       let p = param${s}[i];
       var d = direction(p, grad${s}[i]);
 //#if MOMENTUM
+      let k = params.stateOffsets[${s / 4}][${s % 4}] + i;
       if (params.firstStep == 0u) {
-        d = params.momentum * momentumBuffer${s}[i] + d;
+        d = params.momentum * momentumBuffer[k] + d;
       }
-      momentumBuffer${s}[i] = d;
+      momentumBuffer[k] = d;
 //#end
       param${s}[i] = p - params.lr * d;
     }

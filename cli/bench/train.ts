@@ -82,6 +82,7 @@ export async function measure(name: ModelName, width: number, batchSize: number,
   const profiledStepMs = performance.now() - profiledStart;
   if (profileFile && profiling) writeFileSync(profileFile, JSON.stringify(chromeTrace(records, `${name} width 1/${width} batch ${batchSize}, one training step`)));
   const kernels = kernelTotals(records);
+  optimizer.dispose(); // its state buffers go back to the pool for the next network timed
   return {
     model: name,
     secondsPerStep,

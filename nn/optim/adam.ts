@@ -37,6 +37,7 @@ const AdamStepParams = defineUniformStruct('AdamStepParams', [
   ['biasCorrection2Sqrt', 'f32'],
   ['workgroupEnds', `array<vec4<u32>, ${CHUNK_TABLE_VEC4S}>`],
   ['elements', `array<vec4<u32>, ${CHUNK_TABLE_VEC4S}>`],
+  ['stateOffsets', `array<vec4<u32>, ${CHUNK_TABLE_VEC4S}>`],
 ]);
 
 export class Adam extends ParameterOptimizer {
@@ -88,14 +89,14 @@ export class Adam extends ParameterOptimizer {
     }
   }
 
-  protected updateGpu(rt: WebGpuRuntime, chunks: GpuChunk[], step: number, describe: string): void {
+  protected updateGpu(rt: WebGpuRuntime, state: GPUBuffer[], chunks: GpuChunk[], step: number, describe: string): void {
     const s = this.scalars(step);
-    const { workgroupEnds, elements, workgroups } = chunkLaunch(chunks);
+    const { workgroupEnds, elements, stateOffsets, workgroups } = chunkLaunch(chunks);
     rt.dispatch(
       {
         kernel: 'adam_step',
         unroll: { CHUNKS: chunks.length },
-        access: chunks.flatMap(() => ['read_write', 'read', 'read_write', 'read_write'] as const),
+        access: ['read_write', 'read_write', ...chunks.flatMap(() => ['read_write', 'read'] as const)],
         uniforms: AdamStepParams.pack({
           l2Decay: s.l2Decay,
           decoupledDecayFactor: s.decoupledDecayFactor,
@@ -107,11 +108,12 @@ export class Adam extends ParameterOptimizer {
           biasCorrection2Sqrt: s.biasCorrection2Sqrt,
           workgroupEnds,
           elements,
+          stateOffsets,
         }),
         workgroups,
         describe: `${this.name} ${describe}`,
       },
-      chunks.flatMap((c) => c.bindings),
+      [...state, ...chunks.flatMap((c) => [c.param, c.grad])],
     );
   }
 }

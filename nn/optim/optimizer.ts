@@ -12,7 +12,10 @@ export interface Optimizer {
   lr: number;
   /** One update from each param.grad (parameters without a grad are skipped); records GPU work, reads nothing back. */
   step(): void;
-  /** State for checkpoints, named '<parameter>.<PyTorch state name>', e.g. 'conv1.weight.exp_avg'. */
+  /**
+   * State for checkpoints, named '<parameter>.<PyTorch state name>', e.g. 'conv1.weight.exp_avg':
+   * new tensors holding a copy, which the caller disposes (or makes inside a scope).
+   */
   stateTensors(): Array<[string, Tensor]>;
   /** The step count, e.g. { step: 12 }, plus '<parameter>.step' for any parameter whose count differs. */
   stateScalars(): Record<string, number>;
@@ -22,6 +25,8 @@ export interface Optimizer {
    * Float64 values restore the CPU backend's state exactly; Float32 values (a checkpoint file) round it to f32.
    */
   loadState(tensors: Map<string, Float32Array | Float64Array>, scalars: Record<string, number>): void;
+  /** Frees the state (GPU buffers back to the pool); the optimizer cannot step, save or load after this. */
+  dispose(): void;
 }
 
 export type OptimizerKind = 'adam' | 'adamw' | 'sgd';

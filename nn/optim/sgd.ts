@@ -26,6 +26,7 @@ const SgdStepParams = defineUniformStruct('SgdStepParams', [
   ['weightDecay', 'f32'],
   ['workgroupEnds', `array<vec4<u32>, ${CHUNK_TABLE_VEC4S}>`],
   ['elements', `array<vec4<u32>, ${CHUNK_TABLE_VEC4S}>`],
+  ['stateOffsets', `array<vec4<u32>, ${CHUNK_TABLE_VEC4S}>`],
 ]);
 
 export class Sgd extends ParameterOptimizer {
@@ -57,14 +58,14 @@ export class Sgd extends ParameterOptimizer {
     }
   }
 
-  protected updateGpu(rt: WebGpuRuntime, chunks: GpuChunk[], step: number, describe: string): void {
-    const { workgroupEnds, elements, workgroups } = chunkLaunch(chunks);
+  protected updateGpu(rt: WebGpuRuntime, state: GPUBuffer[], chunks: GpuChunk[], step: number, describe: string): void {
+    const { workgroupEnds, elements, stateOffsets, workgroups } = chunkLaunch(chunks);
     const momentum = this.stateNames.length > 0 ? 1 : 0;
     rt.dispatch(
       {
         kernel: 'sgd_step',
         unroll: { CHUNKS: chunks.length, MOMENTUM: momentum },
-        access: chunks.flatMap(() => (momentum ? (['read_write', 'read', 'read_write'] as const) : (['read_write', 'read'] as const))),
+        access: [...state.map(() => 'read_write' as const), ...chunks.flatMap(() => ['read_write', 'read'] as const)],
         uniforms: SgdStepParams.pack({
           firstStep: step === 1 ? 1 : 0,
           lr: this.lr,
@@ -72,11 +73,12 @@ export class Sgd extends ParameterOptimizer {
           weightDecay: this.weightDecay,
           workgroupEnds,
           elements,
+          stateOffsets,
         }),
         workgroups,
         describe: `SGD ${describe}`,
       },
-      chunks.flatMap((c) => c.bindings),
+      [...state, ...chunks.flatMap((c) => [c.param, c.grad])],
     );
   }
 }

@@ -39,6 +39,11 @@ async function values(named: Array<[string, Tensor]>): Promise<Map<string, numbe
   return out;
 }
 
+/** The optimizer's state values; the copies stateTensors makes are freed by the scope. */
+function stateValues(optimizer: Optimizer): Promise<Map<string, number[]>> {
+  return scope(() => values(optimizer.stateTensors()));
+}
+
 // ---- (a) three steps worked by hand with PyTorch's formulas --------------------------------
 
 const handParams = [0.5, -1.25, 2, 0.1, -0.3];
@@ -109,7 +114,7 @@ async function runHandCase(backend: BackendName, kind: OptimizerKind, options: O
   for (const grads of handGrads) stepWith(optimizer, [grads]);
   const result = Array.from(await params[0][1].toArray());
   for (const [, p] of params) p.dispose();
-  for (const [, s] of optimizer.stateTensors()) s.dispose();
+  optimizer.dispose();
   return result;
 }
 
@@ -177,20 +182,19 @@ async function roundTrip(backend: BackendName, kind: OptimizerKind, options: Opt
   for (let step = 0; step < 5; step++) {
     if (step === 3 && savePrecision) {
       const saved = new Map<string, Float32Array | Float64Array>();
-      for (const [name, state] of optimizer.stateTensors()) {
-        const data = await state.toArray();
+      for (const [name, data] of await stateValues(optimizer)) {
         saved.set(name, savePrecision === 'f32' ? Float32Array.from(data) : Float64Array.from(data));
       }
       const scalars = { ...optimizer.stateScalars() };
-      for (const [, s] of optimizer.stateTensors()) s.dispose();
+      optimizer.dispose();
       optimizer = createOptimizer(kind, params, options);
       optimizer.loadState(saved, scalars);
     }
     stepWith(optimizer, roundTripGrads[step]);
   }
-  const result = { params: await values(params), state: await values(optimizer.stateTensors()), scalars: optimizer.stateScalars() };
+  const result = { params: await values(params), state: await stateValues(optimizer), scalars: optimizer.stateScalars() };
   for (const [, p] of params) p.dispose();
-  for (const [, s] of optimizer.stateTensors()) s.dispose();
+  optimizer.dispose();
   return result;
 }
 
@@ -260,9 +264,9 @@ t.test('WebGPU', async (t) => {
         const buffers = backend === 'webgpu' ? params.map(([, p]) => gpuBuffer(p)) : [];
         for (const g of grads) stepWith(optimizer, g);
         if (backend === 'webgpu') t.ok(params.every(([, p], i) => gpuBuffer(p) === buffers[i]), `${kind}: updated in the parameters' own buffers`);
-        results.push(new Map([...(await values(params)), ...(await values(optimizer.stateTensors()))]));
+        results.push(new Map([...(await values(params)), ...(await stateValues(optimizer))]));
         for (const [, p] of params) p.dispose();
-        for (const [, s] of optimizer.stateTensors()) s.dispose();
+        optimizer.dispose();
       }
       const [cpu, gpu] = results;
       t.same([...gpu.keys()], [...cpu.keys()], `${kind}: the same state`);
