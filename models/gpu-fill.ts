@@ -69,7 +69,7 @@ export function hardwarePlanFill(config: VanillaCnnConfig, batch: number, limits
     rows.push(fill(`${name} bias gradient`, sumLaunches(y, [0, 2, 3], 1)));
     // SepBN's training op cuts the statistics one slice a sample (its attention pools the slice means).
     if (config.norm === 'bn') rows.push(fill(`bn${i + 1} statistics`, batchNormStatsLaunches(y)));
-    if (config.norm === 'sepbn') rows.push(fill(`bn${i + 1} statistics`, batchNormSampleStatsLaunches(y)));
+    if (config.norm === 'sepbn') rows.push(fill(`bn${i + 1} statistics`, batchNormSampleStatsLaunches(y, kernels)));
   });
   for (const { name, problem } of fullyConnectedPasses(config.width, batch)) rows.push(fill(name, planMatmul(problem, kernels)));
   return rows;

@@ -13,6 +13,7 @@
 import { formatShape, type Shape } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
 import { elementwiseGrid } from '../webgpu/grid.ts';
+import type { KernelChoice } from '../webgpu/kernel-plan.ts';
 import { defineUniformStruct, type KernelLaunch } from '../webgpu/launch.ts';
 import { add, leakyRelu, leakyReluBackwardOp, mul, rsqrt, sub } from './arith.ts';
 import { apply, applyAll, defineOp, type CpuView } from './op.ts';
@@ -440,20 +441,31 @@ export function batchNormStatsLaunches(x: Shape): ReductionLaunches {
 }
 
 /**
+ * The workgroup of the statistics cut one slice a sample. On a GPU at least 64 invocations (two
+ * warps, one AMD wavefront): with 4x4 pixels a slice most idle, but that pass is tiny, and a
+ * narrower workgroup would leave the rest of each warp empty anyway. On a CPU rasteriser (the
+ * software plan) one SIMD row, the subgroup: each barrier of the tree sum costs a switch of every
+ * invocation there, and slices are short (on lavapipe's 8 lanes the six layers' statistics took
+ * 90 ms at full size, batch 8, against 535 ms with workgroups of up to 256).
+ */
+function sampleStatsWorkgroup(HW: number, { plan, subgroupSize }: KernelChoice): number {
+  if (plan === 'software' && subgroupSize !== undefined) return subgroupSize;
+  return Math.max(SUMS_WORKGROUP, reductionWorkgroup(HW, STATS_WORKGROUP));
+}
+
+/**
  * The statistics' passes cut one slice a sample (splits = N): batch_norm_stats binds (x,
  * sliceMean, sliceVariance), both [C, N], and batch_norm_stats_combine (sliceMean, sliceVariance,
  * mean, variance, then a running mean and variance per set of `running`, updated in place with
  * the unbiased variance as PyTorch). SepBN's training op (sep-batch-norm/train.ts) keeps the slice
  * means: they are the per-sample means its attention pools, so pooling costs no pass of its own.
  */
-export function batchNormSampleStatsLaunches(x: Shape, running: CombinedRunningUpdate = { sets: 0, momentum: 0 }): ReductionLaunches {
+export function batchNormSampleStatsLaunches(x: Shape, kernels: KernelChoice, running: CombinedRunningUpdate = { sets: 0, momentum: 0 }): ReductionLaunches {
   const { N, C, HW } = dims('batch_norm_train', x);
   const rows = workgroupRows(C * N);
   const slices: KernelLaunch = {
     kernel: 'batch_norm_stats',
-    // At least 64 invocations (two warps, one AMD wavefront): with 4x4 pixels a slice most idle,
-    // but that pass is tiny, and a narrower workgroup would leave the rest of each warp empty anyway.
-    constants: { WORKGROUP_SIZE: Math.max(SUMS_WORKGROUP, reductionWorkgroup(HW, STATS_WORKGROUP)) },
+    constants: { WORKGROUP_SIZE: sampleStatsWorkgroup(HW, kernels) },
     access: ['read', 'read_write', 'read_write'],
     uniforms: BatchNormStatsParams.pack({ N, C, HW, splits: N, rowStride: rows.rowStride }),
     workgroups: rows.workgroups,

@@ -152,7 +152,7 @@ export const sepBnTrainOp = defineOp<SepBnTrainAttrs>({
     const { N, C, HW, H } = trainDims([x.shape, fc1.shape, fc2.shape, ...sets.map((s) => s.shape)], attrs);
     const K = attrs.K;
     const running = sets.slice(2 * K);
-    const [slices, combine] = batchNormSampleStatsLaunches(x.shape, { sets: running.length / 2, momentum: attrs.momentum }).launches;
+    const [slices, combine] = batchNormSampleStatsLaunches(x.shape, rt.kernels, { sets: running.length / 2, momentum: attrs.momentum }).launches;
     // The slice variances live only between the two dispatches; the pool may hand the buffer to
     // a later dispatch of the same submit, which runs after both.
     const sliceVariance = rt.pool.acquire(C * N * 4, 'sepbn_train slice variances');
