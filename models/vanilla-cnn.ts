@@ -82,9 +82,9 @@ export class VanillaCnn extends Module {
     let x = images;
     this.convs.forEach((conv, i) => {
       const norm = this.norms[i];
-      // The LeakyReLU runs inside the last pass of the normalisation, or of the convolution.
-      x = norm ? norm.forward(conv.forward(x), LEAKY_SLOPE) : conv.forward(x, LEAKY_SLOPE);
-      x = maxPool2d(x, 2);
+      // The LeakyReLU runs inside the last pass of the normalisation, or of the convolution;
+      // the normalisation also ends with the max pooling (SepBN's training op runs it in that pass).
+      x = norm ? norm.forward(conv.forward(x), LEAKY_SLOPE, true) : maxPool2d(conv.forward(x, LEAKY_SLOPE), 2);
     });
     const flat = x.reshape([x.shape[0], -1]);
     return this.fc2.forward(leakyRelu(this.fc1.forward(flat), LEAKY_SLOPE));

@@ -5,8 +5,14 @@
 // `variance` ([C], biased); with statsMode 1 they are ignored (mean 0, invstd 1), which makes this
 // the per-sample channel affine y = x * gamma + beta used in eval mode. With leaky = 1 the
 // LeakyReLU that follows the normalisation in the network runs here too (one pass, not two).
-// Buffers: x (NCHW), mean, variance ([C]), gamma, beta ([N or 1, C]), y (NCHW).
-// Dispatch: ceil(N*C*HW / 256) workgroups folded into x and y.
+// POOL = 1 (an unroll parameter, engine/webgpu/unroll.ts; SepBN's training op, train.ts) also runs
+// the network's 2x2 max pooling with stride 2 (even H and W): one invocation a window writes its four
+// y values, their maximum and where it lies, chosen as max_pool2d_forward.wgsl does (row-major
+// order; a later value wins when greater, or when NaN), so the pooling needs no pass of its own.
+// Buffers: x (NCHW), mean, variance ([C]), gamma, beta ([N or 1, C]), y (NCHW); with POOL also
+// pooled ([N, C, H/2, W/2]) and argmax (u32, the same shape: ih * W + iw within the plane).
+// Dispatch: ceil(N*C*HW / 256) workgroups folded into x and y (with POOL, a quarter as many
+// invocations, one a window).
 
 override WORKGROUP_SIZE: u32 = 256u;
 
@@ -20,6 +26,7 @@ struct BatchNormApplyParams {
   rowStride: u32,
   leaky: u32,
   slope: f32,
+  width: u32,
 }
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
@@ -28,20 +35,55 @@ struct BatchNormApplyParams {
 @group(0) @binding(3) var<storage, read> gamma: array<f32>;
 @group(0) @binding(4) var<storage, read> beta: array<f32>;
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
-@group(0) @binding(6) var<uniform> params: BatchNormApplyParams;
+//#if POOL
+@group(0) @binding(6) var<storage, read_write> pooled: array<f32>;
+@group(0) @binding(7) var<storage, read_write> argmax: array<u32>;
+//#end
+@group(0) @binding(${6 + 2 * POOL}) var<uniform> params: BatchNormApplyParams;
 
-@compute @workgroup_size(WORKGROUP_SIZE)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = gid.y * params.rowStride + gid.x;
-  if (i >= params.total) { return; }
-  let nc = i / params.HW;
+// y at element i of plane nc = n * C + c.
+fn normalised(i: u32, nc: u32) -> f32 {
   let c = nc % params.C;
-  let n = nc / params.C;
-  let g = n * params.gammaStrideN + c;
+  let g = (nc / params.C) * params.gammaStrideN + c;
   var xhat = x[i];
   if (params.statsMode == 0u) {
     xhat = (xhat - mean[c]) * inverseSqrt(variance[c] + params.eps);
   }
   let r = xhat * gamma[g] + beta[g];
-  y[i] = select(r, select(r * params.slope, r, r > 0.0), params.leaky == 1u);
+  return select(r, select(r * params.slope, r, r > 0.0), params.leaky == 1u);
+}
+
+fn isNan(value: f32) -> bool {
+  return (bitcast<u32>(value) & 0x7fffffffu) > 0x7f800000u;
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let i = gid.y * params.rowStride + gid.x;
+  if (i >= params.total) { return; }
+//#if POOL == 0
+  y[i] = normalised(i, i / params.HW);
+//#end
+//#if POOL
+  let outPlane = params.HW / 4u;
+  let outWidth = params.width / 2u;
+  let nc = i / outPlane;
+  let o = i % outPlane;
+  let base = nc * params.HW;
+  let first = (o / outWidth) * 2u * params.width + (o % outWidth) * 2u;
+  var bestIndex = first;
+  var best = normalised(base + first, nc);
+  y[base + first] = best;
+  for (var k = 1u; k < 4u; k++) {
+    let flat = first + (k / 2u) * params.width + k % 2u;
+    let value = normalised(base + flat, nc);
+    y[base + flat] = value;
+    if (value > best || isNan(value)) {
+      best = value;
+      bestIndex = flat;
+    }
+  }
+  pooled[i] = best;
+  argmax[i] = bestIndex;
+//#end
 }

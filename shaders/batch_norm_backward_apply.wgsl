@@ -9,8 +9,13 @@
 // With pooledGrad = 1 (SepBN's training op, train.ts) x also reached the attention through its
 // per-sample means, and that path's gradient is added: dx += pooledScale * dpooled[c, n]
 // (dpooled is the gradient of the means, [C, N]; pooledScale = 1/(H*W)).
-// Buffers: x, dy (NCHW), mean, variance ([C]), gamma ([N or 1, C]), A, B ([C]), output (NCHW,
-// read when leaky), dpooled ([C, N], read when pooledGrad), dx (NCHW).
+// POOL = 1 (an unroll parameter, engine/webgpu/unroll.ts; SepBN's training op, train.ts): the
+// network's 2x2 max pooling with stride 2 followed, in the forward pass's own last pass
+// (batch_norm_apply.wgsl), and dy is the gradient of its output [N, C, H/2, W/2], routed here
+// through argmax to the element each window chose; the pooling's backward needs no pass of its own.
+// Buffers: x, dy (NCHW, or pooled with POOL), mean, variance ([C]), gamma ([N or 1, C]), A, B ([C]),
+// output (NCHW, read when leaky), dpooled ([C, N], read when pooledGrad), dx (NCHW); with POOL
+// argmax (u32, dy's shape).
 // Dispatch: ceil(N*C*HW / 256) workgroups folded into x and y.
 
 override WORKGROUP_SIZE: u32 = 256u;
@@ -27,6 +32,7 @@ struct BatchNormBackwardApplyParams {
   pooledGrad: u32,
   pooledScale: f32,
   N: u32,
+  width: u32,
 }
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
@@ -39,7 +45,22 @@ struct BatchNormBackwardApplyParams {
 @group(0) @binding(7) var<storage, read> output: array<f32>;
 @group(0) @binding(8) var<storage, read> dpooled: array<f32>;
 @group(0) @binding(9) var<storage, read_write> dx: array<f32>;
-@group(0) @binding(10) var<uniform> params: BatchNormBackwardApplyParams;
+//#if POOL
+@group(0) @binding(10) var<storage, read> argmax: array<u32>;
+//#end
+@group(0) @binding(${10 + POOL}) var<uniform> params: BatchNormBackwardApplyParams;
+
+// The gradient reaching element i (within the plane) of plane nc: dy itself, or with POOL the
+// gradient of the window's maximum where i is the element max pooling chose, 0 elsewhere.
+fn incoming(nc: u32, i: u32) -> f32 {
+//#if POOL == 0
+  return dy[nc * params.HW + i];
+//#end
+//#if POOL
+  let o = nc * (params.HW / 4u) + (i / params.width / 2u) * (params.width / 2u) + (i % params.width) / 2u;
+  return select(0.0, dy[o], argmax[o] == i);
+//#end
+}
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
@@ -51,7 +72,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let invstd = inverseSqrt(variance[c] + params.eps);
   let xhat = (x[i] - mean[c]) * invstd;
   let g = gamma[n * params.gammaStrideN + c];
-  var grad = dy[i];
+  var grad = incoming(nc, i % params.HW);
   if (params.leaky == 1u) { grad = select(grad * params.slope, grad, output[i] > 0.0); }
   var result = invstd * (g * grad - coefA[c] - xhat * coefB[c]);
   if (params.pooledGrad == 1u) { result += params.pooledScale * dpooled[c * params.N + n]; }

@@ -5,8 +5,12 @@
 // With leaky = 1 the layer's output went through a LeakyReLU in the same pass, and dy is the
 // gradient of that output: it is first masked by (output > 0 ? 1 : slope).
 // Everything else the backward needs is a small [N, C] computation on these sums.
-// Buffers: x (NCHW), dy (NCHW), mean, variance ([C], biased), output (NCHW, read when leaky),
-// sumDy, sumDyXhat ([N, C]).
+// POOL = 1 (an unroll parameter, engine/webgpu/unroll.ts; SepBN's training op, train.ts): the
+// network's 2x2 max pooling with stride 2 followed, in the forward pass's own last pass
+// (batch_norm_apply.wgsl), and dy is the gradient of its output [N, C, H/2, W/2], routed here
+// through argmax to the element each window chose; the pooling's backward needs no pass of its own.
+// Buffers: x (NCHW), dy (NCHW, or pooled with POOL), mean, variance ([C], biased), output (NCHW,
+// read when leaky), sumDy, sumDyXhat ([N, C]); with POOL argmax (u32, dy's shape).
 // Dispatch: one workgroup per (n, c): (N*C folded into x and y).
 
 override WORKGROUP_SIZE: u32 = 64u;
@@ -20,6 +24,7 @@ struct BatchNormBackwardReduceParams {
   statsMode: u32,
   leaky: u32,
   slope: f32,
+  width: u32,
 }
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
@@ -29,7 +34,22 @@ struct BatchNormBackwardReduceParams {
 @group(0) @binding(4) var<storage, read> output: array<f32>;
 @group(0) @binding(5) var<storage, read_write> sumDy: array<f32>;
 @group(0) @binding(6) var<storage, read_write> sumDyXhat: array<f32>;
-@group(0) @binding(7) var<uniform> params: BatchNormBackwardReduceParams;
+//#if POOL
+@group(0) @binding(7) var<storage, read> argmax: array<u32>;
+//#end
+@group(0) @binding(${7 + POOL}) var<uniform> params: BatchNormBackwardReduceParams;
+
+// The gradient reaching element i (within the plane) of plane nc: dy itself, or with POOL the
+// gradient of the window's maximum where i is the element max pooling chose, 0 elsewhere.
+fn incoming(nc: u32, i: u32) -> f32 {
+//#if POOL == 0
+  return dy[nc * params.HW + i];
+//#end
+//#if POOL
+  let o = nc * (params.HW / 4u) + (i / params.width / 2u) * (params.width / 2u) + (i % params.width) / 2u;
+  return select(0.0, dy[o], argmax[o] == i);
+//#end
+}
 
 var<workgroup> partialDy: array<f32, WORKGROUP_SIZE>;
 var<workgroup> partialDyXhat: array<f32, WORKGROUP_SIZE>;
@@ -49,7 +69,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   var dySum = 0.0;
   var dyXhat = 0.0;
   for (var i = lid; i < params.HW; i += WORKGROUP_SIZE) {
-    var g = dy[base + i];
+    var g = incoming(nc, i);
     if (params.leaky == 1u) { g = select(g * params.slope, g, output[base + i] > 0.0); }
     dySum += g;
     dyXhat += g * (x[base + i] - center) * invstd;

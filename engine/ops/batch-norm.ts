@@ -10,7 +10,7 @@
 //   dx          = (dxhat - mean_M(dxhat) - xhat * mean_M(dxhat * xhat)) / sqrt(var_c + eps)
 // where mean_M(dxhat) = (1/M) sum_n gamma[n,c] dbeta[n,c] and mean_M(dxhat * xhat) =
 // (1/M) sum_n gamma[n,c] dgamma[n,c]: only the per-(n, c) sums touch the big tensors.
-import { formatShape, type Shape } from '../shape.ts';
+import { formatShape, sameShape, type Shape } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
 import { elementwiseGrid } from '../webgpu/grid.ts';
 import type { KernelChoice } from '../webgpu/kernel-plan.ts';
@@ -109,15 +109,22 @@ const BatchNormApplyParams = defineUniformStruct('BatchNormApplyParams', [
   ['rowStride', 'u32'],
   ['leaky', 'u32'],
   ['slope', 'f32'],
+  ['width', 'u32'],
 ]);
 
-export function dispatchApply(rt: import('../webgpu/runtime.ts').WebGpuRuntime, d: Dims, gammaStride: number, eps: number, slope: number | undefined, withStats: boolean, buffers: GPUBuffer[], describe: string) {
-  const total = d.N * d.C * d.HW;
+/**
+ * batch_norm_apply over x with dims d, binding (x, mean, variance, gamma, beta, y) and, with
+ * `poolWidth` (x's width, even), the fused 2x2 max pooling's (pooled, argmax) after them.
+ */
+export function dispatchApply(rt: import('../webgpu/runtime.ts').WebGpuRuntime, d: Dims, gammaStride: number, eps: number, slope: number | undefined, withStats: boolean, buffers: GPUBuffer[], describe: string, poolWidth?: number) {
+  const pool = poolWidth === undefined ? 0 : 1;
+  const total = (d.N * d.C * d.HW) / (pool ? 4 : 1);
   const grid = elementwiseGrid(total);
   rt.dispatch(
     {
       kernel: 'batch_norm_apply',
-      access: ['read', 'read', 'read', 'read', 'read', 'read_write'],
+      unroll: { POOL: pool },
+      access: ['read', 'read', 'read', 'read', 'read', 'read_write', ...(pool ? (['read_write', 'read_write'] as const) : [])],
       uniforms: BatchNormApplyParams.pack({
         total,
         C: d.C,
@@ -128,6 +135,7 @@ export function dispatchApply(rt: import('../webgpu/runtime.ts').WebGpuRuntime, 
         rowStride: grid.rowStride,
         leaky: slope === undefined ? 0 : 1,
         slope: slope ?? 0,
+        width: poolWidth ?? 0,
       }),
       workgroups: grid.workgroups,
       describe,
@@ -139,6 +147,27 @@ export function dispatchApply(rt: import('../webgpu/runtime.ts').WebGpuRuntime, 
 /** The gradient through the optional LeakyReLU that followed: g where the output is positive, slope * g elsewhere. */
 function maskedGrad(g: number, output: number, slope: number | undefined): number {
   return slope !== undefined && !(output > 0) ? g * slope : g;
+}
+
+/**
+ * The gradient reaching element k of x [N, C, H, W] from `grad`: grad[k] itself, or, with the
+ * fused 2x2 max pooling's argmax, the gradient of k's window where k is the element it chose.
+ */
+function routedGrad(grad: CpuView, argmax: CpuView | undefined, x: Shape, k: number): number {
+  if (!argmax) return grad.data[k];
+  const [, , H, W] = x;
+  const plane = Math.floor(k / (H * W));
+  const i = k % (H * W);
+  const o = plane * (H / 2) * (W / 2) + Math.floor(i / W / 2) * (W / 2) + Math.floor((i % W) / 2);
+  return argmax.ints![o] === i ? grad.data[o] : 0;
+}
+
+/** Checks the pooled gradient and argmax of the fused 2x2 max pooling against x. */
+function checkPooledGrad(op: string, x: Shape, grad: Shape, argmax: Shape | undefined): void {
+  const pooled = [x[0], x[1], x[2] / 2, x[3] / 2];
+  if (!argmax) return;
+  if (x[2] % 2 !== 0 || x[3] % 2 !== 0) throw new Error(`${op}: the fused 2x2 max pooling needs an even height and width, x is ${formatShape(x)}`);
+  if (!sameShape(grad, pooled) || !sameShape(argmax, pooled)) throw new Error(`${op}: with argmax the gradient and argmax must be [${pooled}], got ${formatShape(grad)} and ${formatShape(argmax)}`);
 }
 
 interface NormAttrs {
@@ -157,17 +186,22 @@ const BatchNormBackwardReduceParams = defineUniformStruct('BatchNormBackwardRedu
   ['statsMode', 'u32'],
   ['leaky', 'u32'],
   ['slope', 'f32'],
+  ['width', 'u32'],
 ]);
 
-/** Per (sample, channel) sums of dy and dy * xhat (xhat = x without statistics). */
+/**
+ * Per (sample, channel) sums of dy and dy * xhat (xhat = x without statistics). Given argmax, grad
+ * is the gradient of the fused 2x2 max pooling's output (SepBN's training op) and dy is routed from it.
+ */
 export const batchNormBackwardSumsOp = defineOp<NormAttrs>({
   name: 'batch_norm_backward_sums',
-  inputs: ['x', 'grad', 'output', 'mean?', 'variance?'],
-  outputShapes: ([x]) => {
+  inputs: ['x', 'grad', 'output', 'mean?', 'variance?', 'argmax?'],
+  outputShapes: ([x, grad, , , , argmax]) => {
     const { N, C } = dims('batch_norm_backward_sums', x);
+    checkPooledGrad('batch_norm_backward_sums', x, grad, argmax);
     return [[N, C], [N, C]];
   },
-  cpu: ([x, dy, out, m, v], [sumDy, sumDyXhat], { eps, slope }) => {
+  cpu: ([x, dy, out, m, v, argmax], [sumDy, sumDyXhat], { eps, slope }) => {
     const { N, C, HW } = dims('batch_norm_backward_sums', x.shape);
     for (let nc = 0; nc < N * C; nc++) {
       const c = nc % C;
@@ -176,7 +210,7 @@ export const batchNormBackwardSumsOp = defineOp<NormAttrs>({
       let a = 0;
       let b = 0;
       for (let i = 0; i < HW; i++) {
-        const g = maskedGrad(dy.data[nc * HW + i], out.data[nc * HW + i], slope);
+        const g = maskedGrad(routedGrad(dy, argmax, x.shape, nc * HW + i), out.data[nc * HW + i], slope);
         a += g;
         b += g * (x.data[nc * HW + i] - center) * invstd;
       }
@@ -184,19 +218,20 @@ export const batchNormBackwardSumsOp = defineOp<NormAttrs>({
       sumDyXhat.data[nc] = b;
     }
   },
-  webgpu: (rt, [x, dy, out, m, v], [sumDy, sumDyXhat], attrs) => {
-    rt.dispatch(batchNormBackwardSumsLaunch(x.shape, attrs, m !== undefined), [
-      x.buffer, dy.buffer, m?.buffer ?? rt.placeholder, v?.buffer ?? rt.placeholder, out.buffer, sumDy.buffer, sumDyXhat.buffer,
+  webgpu: (rt, [x, dy, out, m, v, argmax], [sumDy, sumDyXhat], attrs) => {
+    rt.dispatch(batchNormBackwardSumsLaunch(x.shape, attrs, m !== undefined, argmax !== undefined), [
+      x.buffer, dy.buffer, m?.buffer ?? rt.placeholder, v?.buffer ?? rt.placeholder, out.buffer, sumDy.buffer, sumDyXhat.buffer, ...(argmax ? [argmax.buffer] : []),
     ]);
   },
 });
 
 /**
  * batch_norm_backward_reduce: one workgroup per (sample, channel), binding (x, dy, mean, variance,
- * output, sumDy, sumDyXhat). Not split like the statistics: N * C workgroups already fill a large
- * GPU at the model's shapes (512 to 16384 at batch 8), and the [N, C] sums left are tiny.
+ * output, sumDy, sumDyXhat, and argmax when `pooled`). Not split like the statistics: N * C
+ * workgroups already fill a large GPU at the model's shapes (512 to 16384 at batch 8), and the
+ * [N, C] sums left are tiny.
  */
-export function batchNormBackwardSumsLaunch(x: Shape, { eps, slope }: NormAttrs, withStats: boolean): KernelLaunch {
+export function batchNormBackwardSumsLaunch(x: Shape, { eps, slope }: NormAttrs, withStats: boolean, pooled = false): KernelLaunch {
   const { N, C, HW } = dims('batch_norm_backward_sums', x);
   const NC = N * C;
   const rows = workgroupRows(NC);
@@ -204,8 +239,10 @@ export function batchNormBackwardSumsLaunch(x: Shape, { eps, slope }: NormAttrs,
     kernel: 'batch_norm_backward_reduce',
     // Late layers have 4x4 or 8x8 pixels: a smaller workgroup leaves fewer invocations idle.
     constants: { WORKGROUP_SIZE: reductionWorkgroup(HW, SUMS_WORKGROUP) },
-    access: ['read', 'read', 'read', 'read', 'read', 'read_write', 'read_write'],
+    unroll: { POOL: pooled ? 1 : 0 },
+    access: ['read', 'read', 'read', 'read', 'read', 'read_write', 'read_write', ...(pooled ? (['read'] as const) : [])],
     uniforms: BatchNormBackwardReduceParams.pack({
+      width: x[3],
       NC,
       C,
       HW,
@@ -216,7 +253,7 @@ export function batchNormBackwardSumsLaunch(x: Shape, { eps, slope }: NormAttrs,
       slope: slope ?? 0,
     }),
     workgroups: rows.workgroups,
-    describe: `batch_norm_backward_reduce x[${x}]${slope === undefined ? '' : ' after leaky_relu'}`,
+    describe: `batch_norm_backward_reduce x[${x}]${slope === undefined ? '' : ' after leaky_relu'}${pooled ? ' and max pooling' : ''}`,
   };
 }
 
@@ -233,6 +270,7 @@ const BatchNormBackwardApplyParams = defineUniformStruct('BatchNormBackwardApply
   ['pooledGrad', 'u32'],
   ['pooledScale', 'f32'],
   ['N', 'u32'],
+  ['width', 'u32'],
 ]);
 
 /**
@@ -242,14 +280,15 @@ const BatchNormBackwardApplyParams = defineUniformStruct('BatchNormBackwardApply
  */
 export const batchNormBackwardInputOp = defineOp<NormAttrs>({
   name: 'batch_norm_backward_input',
-  inputs: ['x', 'grad', 'mean', 'variance', 'gamma', 'A', 'B', 'output', 'dpooled?'],
-  outputShapes: ([x, , , , , , , , dpooled]) => {
+  inputs: ['x', 'grad', 'mean', 'variance', 'gamma', 'A', 'B', 'output', 'dpooled?', 'argmax?'],
+  outputShapes: ([x, grad, , , , , , , dpooled, argmax]) => {
+    checkPooledGrad('batch_norm_backward_input', x, grad, argmax);
     if (dpooled && !(dpooled.length === 2 && dpooled[0] === x[1] && dpooled[1] === x[0])) {
       throw new Error(`batch_norm_backward_input: dpooled must be [C, N] = [${x[1]},${x[0]}], got ${formatShape(dpooled)}`);
     }
     return [x];
   },
-  cpu: ([x, dy, m, v, gamma, A, B, out, dpooled], [dx], { eps, slope }) => {
+  cpu: ([x, dy, m, v, gamma, A, B, out, dpooled, argmax], [dx], { eps, slope }) => {
     const { N, C, HW } = dims('batch_norm_backward_input', x.shape);
     const stride = gamma.shape[0] === 1 ? 0 : C;
     for (let n = 0; n < N; n++) {
@@ -260,20 +299,22 @@ export const batchNormBackwardInputOp = defineOp<NormAttrs>({
           const k = (n * C + c) * HW + i;
           const xhat = (x.data[k] - m.data[c]) * invstd;
           const pooledPath = dpooled ? dpooled.data[c * N + n] / HW : 0;
-          dx.data[k] = invstd * (g * maskedGrad(dy.data[k], out.data[k], slope) - A.data[c] - xhat * B.data[c]) + pooledPath;
+          dx.data[k] = invstd * (g * maskedGrad(routedGrad(dy, argmax, x.shape, k), out.data[k], slope) - A.data[c] - xhat * B.data[c]) + pooledPath;
         }
       }
     }
   },
-  webgpu: (rt, [x, dy, m, v, gamma, A, B, out, dpooled], [dx], { eps, slope }) => {
+  webgpu: (rt, [x, dy, m, v, gamma, A, B, out, dpooled, argmax], [dx], { eps, slope }) => {
     const d = dims('batch_norm_backward_input', x.shape);
     const total = d.N * d.C * d.HW;
     const grid = elementwiseGrid(total);
     rt.dispatch(
       {
         kernel: 'batch_norm_backward_apply',
-        access: ['read', 'read', 'read', 'read', 'read', 'read', 'read', 'read', 'read', 'read_write'],
+        unroll: { POOL: argmax ? 1 : 0 },
+        access: ['read', 'read', 'read', 'read', 'read', 'read', 'read', 'read', 'read', 'read_write', ...(argmax ? (['read'] as const) : [])],
         uniforms: BatchNormBackwardApplyParams.pack({
+          width: x.shape[3],
           pooledGrad: dpooled ? 1 : 0,
           pooledScale: 1 / d.HW,
           N: d.N,
@@ -287,9 +328,9 @@ export const batchNormBackwardInputOp = defineOp<NormAttrs>({
           slope: slope ?? 0,
         }),
         workgroups: grid.workgroups,
-        describe: `batch_norm_backward_apply x[${x.shape}] gamma[${gamma.shape}]${slope === undefined ? '' : ' after leaky_relu'}${dpooled ? ' + the pooled path' : ''}`,
+        describe: `batch_norm_backward_apply x[${x.shape}] gamma[${gamma.shape}]${slope === undefined ? '' : ' after leaky_relu'}${dpooled ? ' + the pooled path' : ''}${argmax ? ', through max pooling' : ''}`,
       },
-      [x.buffer, dy.buffer, m.buffer, v.buffer, gamma.buffer, A.buffer, B.buffer, out.buffer, dpooled?.buffer ?? rt.placeholder, dx.buffer],
+      [x.buffer, dy.buffer, m.buffer, v.buffer, gamma.buffer, A.buffer, B.buffer, out.buffer, dpooled?.buffer ?? rt.placeholder, dx.buffer, ...(argmax ? [argmax.buffer] : [])],
     );
   },
 });

@@ -1,5 +1,6 @@
 // torch.nn.BatchNorm2d: eps 1e-5, momentum 0.1; training normalises with the batch's biased
 // variance and folds the unbiased one into running_var; eval normalises with the running ones.
+import { maxPool2d } from '../../engine/ops/pooling.ts';
 import { updateRunningStatistics, type RunningStatistics } from '../../engine/assign.ts';
 import { ones, zeros } from '../../engine/create.ts';
 import { mul, rsqrt, sub } from '../../engine/ops/arith.ts';
@@ -36,8 +37,13 @@ export class BatchNorm2d extends Module {
     return { scale: s, shift: sub(this.bias, mul(s, this.runningMean)) };
   }
 
-  /** With leakySlope, the LeakyReLU that follows runs in the same passes. */
-  forward(x: Tensor, leakySlope?: number): Tensor {
+  /** With leakySlope, the LeakyReLU that follows runs in the same passes; with maxPool, the network's 2x2 max pooling follows. */
+  forward(x: Tensor, leakySlope?: number, maxPool = false): Tensor {
+    const y = this.normalise(x, leakySlope);
+    return maxPool ? maxPool2d(y, 2) : y;
+  }
+
+  private normalise(x: Tensor, leakySlope: number | undefined): Tensor {
     const C = this.channels;
     if (!this.training) {
       const { scale: s, shift } = this.evalAffine();

@@ -9,6 +9,7 @@ import {
   type SepBnRunning,
   type SepBnWeights,
 } from '../../engine/ops/sep-batch-norm/sep-batch-norm.ts';
+import { maxPool2d } from '../../engine/ops/pooling.ts';
 import type { Tensor } from '../../engine/tensor.ts';
 import type { InitSeeds } from '../init.ts';
 import { Module } from '../module.ts';
@@ -67,19 +68,22 @@ export class SepBatchNorm2d extends Module {
     return { means: this.bn.sets.map((s) => s.runningMean), vars: this.bn.sets.map((s) => s.runningVar) };
   }
 
-  private options(leakySlope: number | undefined): SepBnOptions {
-    return { groups: this.config.groups, temperature: this.temperature, leakySlope };
+  private options(leakySlope: number | undefined, maxPool: boolean): SepBnOptions {
+    return { groups: this.config.groups, temperature: this.temperature, leakySlope, maxPool };
   }
 
-  /** With leakySlope, the LeakyReLU that follows runs in the normalisation's last pass. */
-  forward(x: Tensor, leakySlope?: number): Tensor {
+  /**
+   * With leakySlope, the LeakyReLU that follows runs in the normalisation's last pass; with
+   * maxPool, so does the network's 2x2 max pooling after it in training (its output is returned).
+   */
+  forward(x: Tensor, leakySlope?: number, maxPool = false): Tensor {
     if (!this.training) {
-      const { y, attention } = sepBatchNormEval(x, this.weights(), this.running(), this.options(leakySlope));
+      const { y, attention } = sepBatchNormEval(x, this.weights(), this.running(), this.options(leakySlope, false));
       this.lastAttention = attention;
-      return y;
+      return maxPool ? maxPool2d(y, 2) : y;
     }
     // All K reference BatchNorms see the same x, so each takes the same batch statistics (in the training op's own pass).
-    const { y, attention } = sepBatchNormTrain(x, this.weights(), this.options(leakySlope), true, { ...this.running(), momentum: BN_MOMENTUM });
+    const { y, attention } = sepBatchNormTrain(x, this.weights(), this.options(leakySlope, maxPool), true, { ...this.running(), momentum: BN_MOMENTUM });
     for (const set of this.bn.sets) set.numBatchesTracked.value++;
     this.lastAttention = attention;
     return y;

@@ -21,6 +21,7 @@ import { add, leakyRelu, mul, rsqrt, sub } from '../arith.ts';
 import { BN_EPS, batchNormTrain, batchNormTrainComposite, channelAffine } from '../batch-norm.ts';
 import { permute, stack } from '../layout.ts';
 import { matmul } from '../matmul.ts';
+import { maxPool2d } from '../pooling.ts';
 import { mean, sum } from '../reduce.ts';
 import { softmax } from '../softmax.ts';
 import type { OpWitness } from '../witness.ts';
@@ -49,6 +50,8 @@ export interface SepBnOptions {
   slope?: number;
   /** Fuse the network's LeakyReLU (this negative slope) after the layer into its last pass. */
   leakySlope?: number;
+  /** Training: end with the network's 2x2 max pooling (stride 2), fused into the training op where x's height and width are even. */
+  maxPool?: boolean;
 }
 
 /**
@@ -115,13 +118,14 @@ export interface SepBnTrainResult {
  * `running`, the K sets' running statistics take this batch's (updateSetStatistics).
  */
 export function sepBatchNormTrain(x: Tensor, w: SepBnWeights, options: SepBnOptions, fused = true, running?: SepBnRunning & { momentum: number }): SepBnTrainResult {
-  if (fused && trainOpFits(x.backend, w.gammas.length)) {
+  const evenPlanes = x.shape[2] % 2 === 0 && x.shape[3] % 2 === 0;
+  if (fused && trainOpFits(x.backend, w.gammas.length) && (evenPlanes || !options.maxPool)) {
     sepBnAttentionShapes(x, w, options);
     return sepBnTrainFused(x, w.fc1, w.fc2, w.gammas, w.betas, options, running);
   }
   const result = sepBatchNormTrainChain(x, w, options, fused);
   if (running) updateSetStatistics(running, result, x.shape[0] * x.shape[2] * x.shape[3], running.momentum);
-  return result;
+  return options.maxPool ? { ...result, y: maxPool2d(result.y, 2) } : result;
 }
 
 /** Training mode as a chain of ops: fused kernels (attention, mix, batch norm) or primitive ones. */
@@ -172,7 +176,7 @@ export function sepBatchNormEvalComposite(x: Tensor, w: SepBnWeights, running: S
 }
 
 /** Witness inputs: x, K gammas, K betas, fc1, fc2 (and K running means and variances for eval). */
-function sepBnCase(label: string, N: number, C: number, HW: [number, number], K: number, groups: number, temperature: number, mode: 'train-fused' | 'train-composite' | 'eval-fused' | 'eval-composite', leakySlope?: number) {
+function sepBnCase(label: string, N: number, C: number, HW: [number, number], K: number, groups: number, temperature: number, mode: 'train-fused' | 'train-composite' | 'eval-fused' | 'eval-composite', leakySlope?: number, maxPool = false) {
   const H = Math.max(1, Math.floor(0.1 * C));
   const eval_ = mode.startsWith('eval');
   const scaleDraw = (rng: { uniform(a: number, b: number): number }) => rng.uniform(0.5, 1.5);
@@ -188,14 +192,14 @@ function sepBnCase(label: string, N: number, C: number, HW: [number, number], K:
   ];
   const call = (t: Tensor[]) => {
     const w: SepBnWeights = { gammas: t.slice(1, 1 + K), betas: t.slice(1 + K, 1 + 2 * K), fc1: t[1 + 2 * K], fc2: t[2 + 2 * K] };
-    const options = { groups, temperature, leakySlope };
+    const options = { groups, temperature, leakySlope, maxPool };
     if (!eval_) return sepBatchNormTrain(t[0], w, options, mode === 'train-fused').y;
     const running = { means: t.slice(3 + 2 * K, 3 + 3 * K), vars: t.slice(3 + 3 * K, 3 + 4 * K) };
     return (mode === 'eval-fused' ? sepBatchNormEval : sepBatchNormEvalComposite)(t[0], w, running, options).y;
   };
   // The attention's gradient is a difference of near-equal terms (softmax backward: d_k minus
   // its a-weighted mean, divided by T), so in f32 it keeps fewer digits than the rest.
-  return { label: `${label} ${mode}`, inputs, call, gpuTolerance: temperature >= 5 ? 1e-4 : 2e-5 };
+  return { label: `${label}${maxPool ? ' + max_pool2d' : ''} ${mode}`, inputs, call, gpuTolerance: temperature >= 5 ? 1e-4 : 2e-5 };
 }
 
 export const witnesses: OpWitness[] = [
@@ -208,6 +212,7 @@ export const witnesses: OpWitness[] = [
       sepBnCase('x[1,7,3,5] N=1 K=2 T=5', 1, 7, [3, 5], 2, 1, 5, 'train-fused'),
       sepBnCase('x[3,10,4,3] K=3 + leaky_relu(0.1)', 3, 10, [4, 3], 3, 1, 2, 'train-fused', 0.1),
       sepBnCase('x[2,70,3,3] K=3 groups=2: more channels than a workgroup', 2, 70, [3, 3], 3, 2, 2, 'train-fused', 0.1),
+      sepBnCase('x[2,5,4,6] K=3 + leaky_relu(0.1)', 2, 5, [4, 6], 3, 1, 2, 'train-fused', 0.1, true),
     ],
   },
   {
@@ -215,6 +220,7 @@ export const witnesses: OpWitness[] = [
     composite: true,
     cases: [
       sepBnCase('x[3,10,4,3] K=3 T=2', 3, 10, [4, 3], 3, 1, 2, 'train-composite'),
+      sepBnCase('x[2,5,4,6] K=3 + leaky_relu(0.1)', 2, 5, [4, 6], 3, 1, 2, 'train-composite', 0.1, true),
       sepBnCase('x[2,10,3,3] K=3 running stats differ', 2, 10, [3, 3], 3, 1, 1, 'eval-fused'),
       sepBnCase('x[2,10,3,3] K=3 running stats differ', 2, 10, [3, 3], 3, 1, 1, 'eval-composite'),
       sepBnCase('x[2,12,2,3] K=3 groups=3', 2, 12, [2, 3], 3, 3, 1, 'eval-fused'),

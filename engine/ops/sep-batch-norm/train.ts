@@ -14,7 +14,8 @@
 //      the K sets' running statistics, updates them in place (each takes the batch's, as each of
 //      the reference's K BatchNorm2d would);
 //   3. sepbn_attention with the mix: a, pre, gamma_nc and beta_nc, one workgroup a sample;
-//   4. batch_norm_apply with the per-sample affine.
+//   4. batch_norm_apply with the per-sample affine (and, with `pool`, the network's 2x2 max
+//      pooling: the op's output is then the pooled tensor, and no pooling pass of its own runs).
 // Backward, g = dL/dy through the LeakyReLU, S1[n, c] = sum_hw g, S2[n, c] = sum_hw g · xhat:
 //   dgamma_nc = S2, dbeta_nc = S1, and through the mix
 //     dgamma_k[c] = sum_n a[n, g(c), k] S2[n, c]     dbeta_k[c] = sum_n a[n, g(c), k] S1[n, c]
@@ -27,6 +28,8 @@
 //   3. sepbn_attention_backward_hidden with the sets: da (from S1, S2), dlogit, dpre;
 //   4. sepbn_attention_backward_params: dp, dfc1, dfc2;
 //   5. batch_norm_backward_apply with the pooled path: dx.
+// With `pool`, passes 1 and 5 route the pooled output's gradient through the saved argmax
+// themselves, so the pooling's backward needs no pass either.
 // The kernels of passes 3 (forward) and 3 (backward) bind the K gamma and K beta vectors where
 // they lie, 7 + 2K storage buffers; an adapter that binds fewer takes the chain of ops instead
 // (trainOpFits).
@@ -47,6 +50,8 @@ export interface SepBnTrainAttrs extends AttentionAttrs {
   leakySlope?: number;
   /** PyTorch's BatchNorm momentum, for the running statistics when they are given. */
   momentum: number;
+  /** The network's 2x2 max pooling (stride 2) fused after the LeakyReLU; x's height and width must be even. */
+  pool?: boolean;
 }
 
 /** Storage buffers the op's widest kernels bind for K sets (sepbn_attention with the mix, and its backward's hidden pass). */
@@ -82,11 +87,14 @@ function trainDims([x, fc1, fc2, ...sets]: Shape[], attrs: SepBnTrainAttrs): Tra
   });
   if (C % attrs.groups !== 0) throw new Error(`${op}: ${C} channels do not split into ${attrs.groups} equal groups`);
   const { H } = attentionDims(op, [N, C], fc1, fc2, attrs);
+  if (attrs.pool && (x[2] % 2 !== 0 || x[3] % 2 !== 0)) throw new Error(`${op}: the fused 2x2 max pooling needs an even height and width, x is ${formatShape(x)}`);
   return { N, C, HW: x[2] * x[3], H };
 }
 
 /** Float64 forward: p, statistics (two passes), attention, mix, affine, LeakyReLU. */
-function cpuTrain([x, fc1, fc2, ...sets]: CpuView[], [y, a, mean, variance, pooled, pre, gammaNC, betaNC]: CpuView[], attrs: SepBnTrainAttrs): void {
+function cpuTrain([x, fc1, fc2, ...sets]: CpuView[], outputs: CpuView[], attrs: SepBnTrainAttrs): void {
+  const [, a, mean, variance, pooled, pre, gammaNC, betaNC] = outputs;
+  const y = attrs.pool ? outputs[8] : outputs[0];
   const { N, C, HW } = trainDims([x.shape, fc1.shape, fc2.shape, ...sets.map((s) => s.shape)], attrs);
   const { K, groups, eps, leakySlope, momentum } = attrs;
   const at = (n: number, c: number, i: number) => x.data[(n * C + c) * HW + i];
@@ -132,23 +140,52 @@ function cpuTrain([x, fc1, fc2, ...sets]: CpuView[], [y, a, mean, variance, pool
       }
     }
   }
+  if (attrs.pool) cpuMaxPool2x2(y, outputs[0], outputs[9]);
+}
+
+/** 2x2 max pooling with stride 2 and PyTorch's choice: row-major order, a later value wins when greater or NaN. */
+function cpuMaxPool2x2(y: CpuView, out: CpuView, argmax: CpuView): void {
+  const [N, C, H, W] = y.shape;
+  const [Ho, Wo] = [H / 2, W / 2];
+  for (let plane = 0; plane < N * C; plane++) {
+    for (let oh = 0; oh < Ho; oh++) {
+      for (let ow = 0; ow < Wo; ow++) {
+        let where = 2 * oh * W + 2 * ow;
+        for (const flat of [2 * oh * W + 2 * ow + 1, (2 * oh + 1) * W + 2 * ow, (2 * oh + 1) * W + 2 * ow + 1]) {
+          const value = y.data[plane * H * W + flat];
+          if (value > y.data[plane * H * W + where] || Number.isNaN(value)) where = flat;
+        }
+        const o = plane * Ho * Wo + oh * Wo + ow;
+        out.data[o] = y.data[plane * H * W + where];
+        argmax.ints![o] = where;
+      }
+    }
+  }
 }
 
 /**
  * Inputs: x, fc1, fc2, the K gammas, the K betas, and optionally the K running means and K
  * running variances, which the op updates in place with `momentum`. Outputs: y (differentiable),
  * the attention a [N, G, K], the batch mean and biased variance [C], then what the backward rule
- * reads: p [C, N], pre [N, H], gamma_nc and beta_nc [N, C].
+ * reads: p [C, N], pre [N, H], gamma_nc and beta_nc [N, C]. With `pool` the first output is the
+ * pooled y [N, C, H/2, W/2], and y itself and the pooling's argmax (i32, pooled y's shape) follow.
  */
 export const sepBnTrainOp = defineOp<SepBnTrainAttrs>({
   name: 'sepbn_train',
   inputs: ['x', 'fc1', 'fc2', ...setInputs],
+  outputDtypes: ['f32', 'f32', 'f32', 'f32', 'f32', 'f32', 'f32', 'f32', 'f32', 'i32'],
   outputShapes: (shapes, attrs) => {
     const { N, C, H } = trainDims(shapes, attrs);
-    return [shapes[0], [N, attrs.groups, attrs.K], [C], [C], [C, N], [N, H], [N, C], [N, C]];
+    const x = shapes[0];
+    const saved = [[N, attrs.groups, attrs.K], [C], [C], [C, N], [N, H], [N, C], [N, C]];
+    if (!attrs.pool) return [x, ...saved];
+    const pooled = [N, C, x[2] / 2, x[3] / 2];
+    return [pooled, ...saved, x, pooled];
   },
   cpu: cpuTrain,
-  webgpu: (rt, [x, fc1, fc2, ...sets], [y, a, mean, variance, pooled, pre, gammaNC, betaNC], attrs) => {
+  webgpu: (rt, [x, fc1, fc2, ...sets], outputs, attrs) => {
+    const [, a, mean, variance, pooled, pre, gammaNC, betaNC] = outputs;
+    const y = attrs.pool ? outputs[8] : outputs[0];
     const { N, C, HW, H } = trainDims([x.shape, fc1.shape, fc2.shape, ...sets.map((s) => s.shape)], attrs);
     const K = attrs.K;
     const running = sets.slice(2 * K);
@@ -163,18 +200,24 @@ export const sepBnTrainOp = defineOp<SepBnTrainAttrs>({
     const attention = { ...attrs, poolScale: 1, pooledChannelsFirst: true };
     rt.dispatch(sepBnAttentionLaunch({ N, C, H }, attention, K), [pooled.buffer, fc1.buffer, fc2.buffer, a.buffer, pre.buffer, ...sets.slice(0, 2 * K).map((s) => s.buffer), gammaNC.buffer, betaNC.buffer]);
     const slope = attrs.leakySlope;
-    dispatchApply(rt, { N, C, HW }, C, attrs.eps, slope, true, [x.buffer, mean.buffer, variance.buffer, gammaNC.buffer, betaNC.buffer, y.buffer], `batch_norm_apply x[${x.shape}] gamma[${N},${C}]${slope === undefined ? '' : ' + leaky_relu'}`);
+    const buffers = [x.buffer, mean.buffer, variance.buffer, gammaNC.buffer, betaNC.buffer, y.buffer, ...(attrs.pool ? [outputs[0].buffer, outputs[9].buffer] : [])];
+    const describe = `batch_norm_apply x[${x.shape}] gamma[${N},${C}]${slope === undefined ? '' : ' + leaky_relu'}${attrs.pool ? ' + max_pool2d 2x2' : ''}`;
+    dispatchApply(rt, { N, C, HW }, C, attrs.eps, slope, true, buffers, describe, attrs.pool ? x.shape[3] : undefined);
   },
-  backward: ({ grad, inputs: [x, fc1, fc2, ...rest], outputs: [y, a, mean, variance, pooled, pre, gammaNC], attrs, needs }) => {
+  backward: ({ grad, inputs: [x, fc1, fc2, ...rest], outputs, attrs, needs }) => {
+    const [, a, mean, variance, pooled, pre, gammaNC] = outputs;
+    // With the pooling fused, grad is the pooled output's: passes 1 and 5 route it by argmax.
+    const [y, argmax] = attrs.pool ? [outputs[8], outputs[9]] : [outputs[0], undefined];
+    const routing = argmax ? [argmax] : [];
     const sets = rest.slice(0, 2 * attrs.K);
     const norm = { eps: attrs.eps, slope: attrs.leakySlope };
-    const [sumDy, sumDyXhat] = applyAll(batchNormBackwardSumsOp, [x, grad, y, mean, variance], norm);
+    const [sumDy, sumDyXhat] = applyAll(batchNormBackwardSumsOp, [x, grad, y, mean, variance, ...routing], norm);
     const count = x.shape[0] * x.shape[2] * x.shape[3];
     const [A, B, ...setGrads] = applyAll(batchNormBackwardCoefficientsOp, [gammaNC, sumDy, sumDyXhat, a], { count });
     const [dlogit, dpre] = applyAll(sepBnTrainBackwardHiddenOp, [a, sumDy, sumDyXhat, pre, fc2, ...sets], attrs);
     const attention = { ...attrs, poolScale: 1, pooledChannelsFirst: true };
     const [dpooled, dfc1, dfc2] = applyAll(sepBnAttentionBackwardParamsOp, [dlogit, dpre, pre, pooled, fc1], attention);
-    const dx = needs[0] ? apply(batchNormBackwardInputOp, [x, grad, mean, variance, gammaNC, A, B, y, dpooled], norm) : null;
+    const dx = needs[0] ? apply(batchNormBackwardInputOp, [x, grad, mean, variance, gammaNC, A, B, y, dpooled, ...routing], norm) : null;
     return [dx, needs[1] ? dfc1 : null, needs[2] ? dfc2.reshape(fc2.shape) : null, ...setGrads.map((g, i) => (needs[3 + i] ? g : null))];
   },
 });
@@ -230,7 +273,7 @@ export function sepBnTrainFused(
   fc2: Tensor,
   gammas: Tensor[],
   betas: Tensor[],
-  options: { groups: number; temperature: number; eps?: number; slope?: number; leakySlope?: number },
+  options: { groups: number; temperature: number; eps?: number; slope?: number; leakySlope?: number; maxPool?: boolean },
   running?: SepBnTrainRunning,
 ): SepBnTrainOpResult {
   if (!(options.temperature > 0)) throw new Error(`sepbn_train: temperature must be positive, got ${options.temperature}`);
@@ -243,6 +286,7 @@ export function sepBnTrainFused(
     eps: options.eps ?? BN_EPS,
     leakySlope: options.leakySlope,
     momentum: running?.momentum ?? 0,
+    pool: options.maxPool,
   };
   const state = running ? [...running.means, ...running.vars] : [];
   const [y, attention, mean, variance] = applyAll(sepBnTrainOp, [x, fc1, fc2, ...gammas, ...betas, ...state], attrs);

@@ -87,7 +87,7 @@ async function checkAttentionAgainstComposite(t: Test, backend: BackendName, tol
  * attention, the batch statistics, every gradient of sum(y * w) and the K sets' running
  * statistics after the step.
  */
-async function trainWithGradients(backend: BackendName, fused: boolean, [N, C, H, W]: number[], groups: number, K: number, leakySlope: number) {
+async function trainWithGradients(backend: BackendName, fused: boolean, [N, C, H, W]: number[], groups: number, K: number, leakySlope: number, maxPool: boolean) {
   const rng = new Random(23);
   const hidden = Math.max(1, Math.floor(C / 10));
   const x = tensor(values(rng, N * C * H * W).map((v, i) => v + (i % 7)), [N, C, H, W], { backend, requiresGrad: true });
@@ -99,8 +99,8 @@ async function trainWithGradients(backend: BackendName, fused: boolean, [N, C, H
     fc2: tensor(values(rng, K * groups * hidden).map((v) => 3 * v), [K * groups, hidden, 1, 1], { backend, requiresGrad: true }),
   };
   const running = { means: w.gammas.map(() => tensor(values(rng, C), [C], { backend })), vars: w.gammas.map(() => tensor(values(rng, C).map((v) => 2 + v), [C], { backend })), momentum: 0.1 };
-  const result = sepBatchNormTrain(x, w, { groups, temperature: 2, leakySlope }, fused, running);
-  backward(sum(mul(result.y, tensor(values(rng, N * C * H * W), [N, C, H, W], { backend })), [0, 1, 2, 3]));
+  const result = sepBatchNormTrain(x, w, { groups, temperature: 2, leakySlope, maxPool }, fused, running);
+  backward(sum(mul(result.y, tensor(values(rng, result.y.size), result.y.shape, { backend })), [0, 1, 2, 3]));
   const read = (ts: Tensor[]) => Promise.all(ts.map((t) => t.toArray()));
   return read([result.y, result.attention, result.mean, result.variance, x.grad!, w.fc1.grad!, w.fc2.grad!, ...[...w.gammas, ...w.betas].map((p) => p.grad!), ...running.means, ...running.vars]);
 }
@@ -108,21 +108,23 @@ async function trainWithGradients(backend: BackendName, fused: boolean, [N, C, H
 const trainQuantities = ['y', 'attention', 'mean', 'variance', 'dx', 'dfc1', 'dfc2', 'dgamma_k', 'dbeta_k', 'running means', 'running vars'];
 
 async function checkTrainAgainstComposite(t: Test, backend: BackendName, tolerance: number): Promise<void> {
-  for (const [shape, groups, K] of [
-    [[3, 10, 4, 3], 1, 3],
-    [[2, 70, 5, 4], 2, 3],
-    [[1, 7, 3, 5], 1, 2],
+  for (const [shape, groups, K, maxPool] of [
+    [[3, 10, 4, 3], 1, 3, false],
+    [[2, 70, 5, 4], 2, 3, false],
+    [[1, 7, 3, 5], 1, 2, false],
+    [[3, 10, 4, 6], 1, 3, true],
+    [[2, 70, 6, 2], 2, 3, true],
   ] as const) {
     await scope(async () => {
-      const fused = await trainWithGradients(backend, true, [...shape], groups, K, 0.1);
-      const composite = await trainWithGradients(backend, false, [...shape], groups, K, 0.1);
+      const fused = await trainWithGradients(backend, true, [...shape], groups, K, 0.1, maxPool);
+      const composite = await trainWithGradients(backend, false, [...shape], groups, K, 0.1, maxPool);
       const errors = fused.map((f, i) => maxRelativeError(f, composite[i]));
       // Per quantity: the first seven are single tensors, then K gammas, K betas, K running means, K running variances.
       const named = trainQuantities.map((name, q) => {
         const range = q < 7 ? [q, q + 1] : [7 + (q - 7) * K, 7 + (q - 6) * K];
         return `${name} ${Math.max(...errors.slice(range[0], range[1])).toExponential(1)}`;
       });
-      t.ok(Math.max(...errors) <= tolerance, `x[${shape}] groups=${groups} K=${K}: ${named.join(', ')}`);
+      t.ok(Math.max(...errors) <= tolerance, `x[${shape}] groups=${groups} K=${K}${maxPool ? ' + max pooling' : ''}: ${named.join(', ')}`);
     });
   }
 }
@@ -206,6 +208,11 @@ t.test('WebGPU', async (t) => {
       const [before, copiesBefore] = [rt.dispatchCount, rt.copyCount];
       y.node!.backward(grad);
       t.same([rt.dispatchCount - before, rt.copyCount - copiesBefore], [5, 0], 'backward: the sums, the channel terms with the sets gradients, da to dpre, dp with dfc1 and dfc2, dx');
+      const pooledGrad = tensor(values(rng, 2 * 20 * 4), [2, 20, 2, 2]);
+      const [pooledDispatches, pooledCopies] = [rt.dispatchCount, rt.copyCount];
+      const z = layer.forward(tensor(values(rng, 2 * 20 * 16), [2, 20, 4, 4], { requiresGrad: true }), 0.01, true);
+      z.node!.backward(pooledGrad);
+      t.same([rt.dispatchCount - pooledDispatches, rt.copyCount - pooledCopies], [9, 1], 'with the max pooling fused: the same 4 + 5 dispatches (and the upload of x)');
     });
     await useBackend('cpu');
   });
