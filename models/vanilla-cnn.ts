@@ -84,7 +84,14 @@ export class VanillaCnn extends Module {
       const norm = this.norms[i];
       // The LeakyReLU runs inside the last pass of the normalisation, or of the convolution;
       // the normalisation also ends with the max pooling (SepBN's training op runs it in that pass).
-      x = norm ? norm.forward(conv.forward(x), LEAKY_SLOPE, true) : maxPool2d(conv.forward(x, LEAKY_SLOPE), 2);
+      if (norm instanceof SepBatchNorm2d && norm.training) {
+        // SepBN in training takes the convolution's bias over: normalisation removes it from all
+        // but the attention's pooled means, so its gradient comes from the attention's backward
+        // pass instead of a reduction over the whole activation.
+        x = norm.forward(conv.forward(x, undefined, true), LEAKY_SLOPE, true, conv.bias);
+      } else {
+        x = norm ? norm.forward(conv.forward(x), LEAKY_SLOPE, true) : maxPool2d(conv.forward(x, LEAKY_SLOPE), 2);
+      }
     });
     const flat = x.reshape([x.shape[0], -1]);
     return this.fc2.forward(leakyRelu(this.fc1.forward(flat), LEAKY_SLOPE));

@@ -9,8 +9,13 @@
 // the network's 2x2 max pooling with stride 2 (even H and W): one invocation a window writes its four
 // y values, their maximum and where it lies, chosen as max_pool2d_forward.wgsl does (row-major
 // order; a later value wins when greater, or when NaN), so the pooling needs no pass of its own.
+// Two more unroll parameters serve that op: BIAS = 1, x stands for x + bias[c] (the convolution's
+// bias, added here instead of in the convolution); SETS > 0, the first C invocations also update
+// SETS sets of running statistics in place from mean and variance, as running_statistics.wgsl does
+// (running = running * keep + statistic * weight, the weights computed in f64 on the host).
 // Buffers: x (NCHW), mean, variance ([C]), gamma, beta ([N or 1, C]), y (NCHW); with POOL also
-// pooled ([N, C, H/2, W/2]) and argmax (u32, the same shape: ih * W + iw within the plane).
+// pooled ([N, C, H/2, W/2]) and argmax (u32, the same shape: ih * W + iw within the plane); with
+// BIAS bias ([C]); then per set s runningMean_s, runningVar_s ([C], read_write).
 // Dispatch: ceil(N*C*HW / 256) workgroups folded into x and y (with POOL, a quarter as many
 // invocations, one a window).
 
@@ -27,6 +32,9 @@ struct BatchNormApplyParams {
   leaky: u32,
   slope: f32,
   width: u32,
+  keep: f32,
+  meanWeight: f32,
+  varianceWeight: f32,
 }
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
@@ -39,13 +47,23 @@ struct BatchNormApplyParams {
 @group(0) @binding(6) var<storage, read_write> pooled: array<f32>;
 @group(0) @binding(7) var<storage, read_write> argmax: array<u32>;
 //#end
-@group(0) @binding(${6 + 2 * POOL}) var<uniform> params: BatchNormApplyParams;
+//#if BIAS
+@group(0) @binding(${6 + 2 * POOL}) var<storage, read> bias: array<f32>;
+//#end
+//#for s in 0..SETS
+@group(0) @binding(${6 + 2 * POOL + BIAS + 2 * s}) var<storage, read_write> runningMean${s}: array<f32>;
+@group(0) @binding(${7 + 2 * POOL + BIAS + 2 * s}) var<storage, read_write> runningVar${s}: array<f32>;
+//#end
+@group(0) @binding(${6 + 2 * POOL + BIAS + 2 * SETS}) var<uniform> params: BatchNormApplyParams;
 
 // y at element i of plane nc = n * C + c.
 fn normalised(i: u32, nc: u32) -> f32 {
   let c = nc % params.C;
   let g = (nc / params.C) * params.gammaStrideN + c;
   var xhat = x[i];
+//#if BIAS
+  xhat += bias[c];
+//#end
   if (params.statsMode == 0u) {
     xhat = (xhat - mean[c]) * inverseSqrt(variance[c] + params.eps);
   }
@@ -60,6 +78,16 @@ fn isNan(value: f32) -> bool {
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let i = gid.y * params.rowStride + gid.x;
+//#if SETS > 0
+  if (i < params.C) {
+    let mean = mean[i] * params.meanWeight;
+    let variance = variance[i] * params.varianceWeight;
+//#for s in 0..SETS
+    runningMean${s}[i] = runningMean${s}[i] * params.keep + mean;
+    runningVar${s}[i] = runningVar${s}[i] * params.keep + variance;
+//#end
+  }
+//#end
   if (i >= params.total) { return; }
 //#if POOL == 0
   y[i] = normalised(i, i / params.HW);

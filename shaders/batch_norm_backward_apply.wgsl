@@ -15,7 +15,8 @@
 // through argmax to the element each window chose; the pooling's backward needs no pass of its own.
 // Buffers: x, dy (NCHW, or pooled with POOL), mean, variance ([C]), gamma ([N or 1, C]), A, B ([C]),
 // output (NCHW, read when leaky), dpooled ([C, N], read when pooledGrad), dx (NCHW); with POOL
-// argmax (u32, dy's shape).
+// argmax (u32, dy's shape); with BIAS = 1 (SepBN's training op, which adds the convolution's bias
+// itself) bias ([C]): x stands for x + bias[c].
 // Dispatch: ceil(N*C*HW / 256) workgroups folded into x and y.
 
 override WORKGROUP_SIZE: u32 = 256u;
@@ -48,7 +49,10 @@ struct BatchNormBackwardApplyParams {
 //#if POOL
 @group(0) @binding(10) var<storage, read> argmax: array<u32>;
 //#end
-@group(0) @binding(${10 + POOL}) var<uniform> params: BatchNormBackwardApplyParams;
+//#if BIAS
+@group(0) @binding(${10 + POOL}) var<storage, read> bias: array<f32>;
+//#end
+@group(0) @binding(${10 + POOL + BIAS}) var<uniform> params: BatchNormBackwardApplyParams;
 
 // The gradient reaching element i (within the plane) of plane nc: dy itself, or with POOL the
 // gradient of the window's maximum where i is the element max pooling chose, 0 elsewhere.
@@ -70,7 +74,11 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let c = nc % params.C;
   let n = nc / params.C;
   let invstd = inverseSqrt(variance[c] + params.eps);
-  let xhat = (x[i] - mean[c]) * invstd;
+  var value = x[i];
+//#if BIAS
+  value += bias[c];
+//#end
+  let xhat = (value - mean[c]) * invstd;
   let g = gamma[n * params.gammaStrideN + c];
   var grad = incoming(nc, i % params.HW);
   if (params.leaky == 1u) { grad = select(grad * params.slope, grad, output[i] > 0.0); }

@@ -10,7 +10,8 @@
 // (batch_norm_apply.wgsl), and dy is the gradient of its output [N, C, H/2, W/2], routed here
 // through argmax to the element each window chose; the pooling's backward needs no pass of its own.
 // Buffers: x (NCHW), dy (NCHW, or pooled with POOL), mean, variance ([C], biased), output (NCHW,
-// read when leaky), sumDy, sumDyXhat ([N, C]); with POOL argmax (u32, dy's shape).
+// read when leaky), sumDy, sumDyXhat ([N, C]); with POOL argmax (u32, dy's shape); with BIAS = 1
+// (SepBN's training op, which adds the convolution's bias itself) bias ([C]): x stands for x + bias[c].
 // Dispatch: one workgroup per (n, c): (N*C folded into x and y).
 
 override WORKGROUP_SIZE: u32 = 64u;
@@ -37,7 +38,10 @@ struct BatchNormBackwardReduceParams {
 //#if POOL
 @group(0) @binding(7) var<storage, read> argmax: array<u32>;
 //#end
-@group(0) @binding(${7 + POOL}) var<uniform> params: BatchNormBackwardReduceParams;
+//#if BIAS
+@group(0) @binding(${7 + POOL}) var<storage, read> bias: array<f32>;
+//#end
+@group(0) @binding(${7 + POOL + BIAS}) var<uniform> params: BatchNormBackwardReduceParams;
 
 // The gradient reaching element i (within the plane) of plane nc: dy itself, or with POOL the
 // gradient of the window's maximum where i is the element max pooling chose, 0 elsewhere.
@@ -63,6 +67,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   var invstd = 1.0;
   if (params.statsMode == 0u) {
     center = mean[c];
+//#if BIAS
+    center -= bias[c];
+//#end
     invstd = inverseSqrt(variance[c] + params.eps);
   }
   let base = nc * params.HW;

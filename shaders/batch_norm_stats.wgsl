@@ -8,7 +8,11 @@
 // variance does not suffer the cancellation of E[x^2] - E[x]^2 when |mean| >> std (activations
 // after LeakyReLU are mostly positive). Partial sums are combined in a balanced tree in workgroup
 // memory.
-// Buffers: x (f32, NCHW), mean and variance (f32, [C, splits]; the variance is the biased one).
+// BIAS = 1 (an unroll parameter, engine/webgpu/unroll.ts; SepBN's training op, which takes the
+// convolution's bias in its place): x stands for x + bias[c], and since a constant offset moves the
+// mean but not the variance, it is added to the mean written.
+// Buffers: x (f32, NCHW), mean and variance (f32, [C, splits]; the variance is the biased one);
+// with BIAS, bias (f32, [C]).
 // Dispatch: C * splits workgroups folded into x and y (rowStride workgroups per row).
 
 override WORKGROUP_SIZE: u32 = 256u;
@@ -24,7 +28,10 @@ struct BatchNormStatsParams {
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> meanOut: array<f32>;
 @group(0) @binding(2) var<storage, read_write> varianceOut: array<f32>;
-@group(0) @binding(3) var<uniform> params: BatchNormStatsParams;
+//#if BIAS
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+//#end
+@group(0) @binding(${3 + BIAS}) var<uniform> params: BatchNormStatsParams;
 
 var<workgroup> partial: array<f32, WORKGROUP_SIZE>;
 
@@ -69,7 +76,12 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   }
   let variance = reduce(lid, dev) / f32(count);
   if (lid == 0u) {
+//#if BIAS == 0
     meanOut[w] = mean;
+//#end
+//#if BIAS
+    meanOut[w] = mean + bias[c];
+//#end
     varianceOut[w] = variance;
   }
 }

@@ -8,12 +8,7 @@
 // near 50 over 5 slices).
 // Slices are added in order: the result is deterministic.
 // Slice s has q = M / splits values, one more for s < M % splits (as batch_norm_stats.wgsl cuts).
-// SETS > 0 (an unroll parameter, engine/webgpu/unroll.ts; SepBN's training op, sep-batch-norm/train.ts)
-// also updates SETS sets of running statistics in place from the result, as running_statistics.wgsl
-// does (the same formula and roundings, so one dispatch fewer a layer):
-//   running_mean_s = running_mean_s * keep + mean * meanWeight,  running_var_s likewise with varianceWeight.
-// Buffers: sliceMean, sliceVariance (f32, [C, splits]); mean, variance (f32, [C]); with SETS > 0
-// runningMean_s, runningVar_s (f32, [C], read_write) for each set.
+// Buffers: sliceMean, sliceVariance (f32, [C, splits]); mean, variance (f32, [C]).
 // Dispatch: ceil(C / 64) workgroups folded into x and y (rowStride invocations per row).
 
 override WORKGROUP_SIZE: u32 = 64u;
@@ -23,20 +18,13 @@ struct BatchNormStatsCombineParams {
   count: u32,
   splits: u32,
   rowStride: u32,
-  keep: f32,
-  meanWeight: f32,
-  varianceWeight: f32,
 }
 
 @group(0) @binding(0) var<storage, read> sliceMean: array<f32>;
 @group(0) @binding(1) var<storage, read> sliceVariance: array<f32>;
 @group(0) @binding(2) var<storage, read_write> meanOut: array<f32>;
 @group(0) @binding(3) var<storage, read_write> varianceOut: array<f32>;
-//#for s in 0..SETS
-@group(0) @binding(${4 + 2 * s}) var<storage, read_write> runningMean${s}: array<f32>;
-@group(0) @binding(${5 + 2 * s}) var<storage, read_write> runningVar${s}: array<f32>;
-//#end
-@group(0) @binding(${4 + 2 * SETS}) var<uniform> params: BatchNormStatsCombineParams;
+@group(0) @binding(4) var<uniform> params: BatchNormStatsCombineParams;
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
@@ -57,11 +45,6 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let d = sliceMean[base + s] - mean;
     varianceShift += f32(q + select(0u, 1u, s < longer)) * (sliceVariance[base + s] - v0 + d * d);
   }
-  let variance = v0 + varianceShift / f32(params.count);
   meanOut[c] = mean;
-  varianceOut[c] = variance;
-//#for s in 0..SETS
-  runningMean${s}[c] = runningMean${s}[c] * params.keep + mean * params.meanWeight;
-  runningVar${s}[c] = runningVar${s}[c] * params.keep + variance * params.varianceWeight;
-//#end
+  varianceOut[c] = v0 + varianceShift / f32(params.count);
 }

@@ -110,21 +110,41 @@ const BatchNormApplyParams = defineUniformStruct('BatchNormApplyParams', [
   ['leaky', 'u32'],
   ['slope', 'f32'],
   ['width', 'u32'],
+  ['keep', 'f32'],
+  ['meanWeight', 'f32'],
+  ['varianceWeight', 'f32'],
 ]);
 
+/** What SepBN's training op adds to batch_norm_apply: the fused pooling, the convolution's bias, the K sets' running statistics. */
+export interface ApplyFusions {
+  /** x's width (even): the 2x2 max pooling's (pooled, argmax) are bound after y. */
+  poolWidth?: number;
+  /** A bias [C] is bound next and added to x. */
+  bias?: boolean;
+  /** Running statistics updated from the batch's: `sets` pairs (mean, variance) bound last; `count` values a channel. */
+  running?: { sets: number; momentum: number; count: number };
+}
+
 /**
- * batch_norm_apply over x with dims d, binding (x, mean, variance, gamma, beta, y) and, with
- * `poolWidth` (x's width, even), the fused 2x2 max pooling's (pooled, argmax) after them.
+ * batch_norm_apply over x with dims d, binding (x, mean, variance, gamma, beta, y) and then what
+ * `fused` adds, in ApplyFusions' order.
  */
-export function dispatchApply(rt: import('../webgpu/runtime.ts').WebGpuRuntime, d: Dims, gammaStride: number, eps: number, slope: number | undefined, withStats: boolean, buffers: GPUBuffer[], describe: string, poolWidth?: number) {
+export function dispatchApply(rt: import('../webgpu/runtime.ts').WebGpuRuntime, d: Dims, gammaStride: number, eps: number, slope: number | undefined, withStats: boolean, buffers: GPUBuffer[], describe: string, fused: ApplyFusions = {}) {
+  const { poolWidth, running } = fused;
   const pool = poolWidth === undefined ? 0 : 1;
+  const sets = running?.sets ?? 0;
   const total = (d.N * d.C * d.HW) / (pool ? 4 : 1);
   const grid = elementwiseGrid(total);
   rt.dispatch(
     {
       kernel: 'batch_norm_apply',
-      unroll: { POOL: pool },
-      access: ['read', 'read', 'read', 'read', 'read', 'read_write', ...(pool ? (['read_write', 'read_write'] as const) : [])],
+      unroll: { POOL: pool, BIAS: fused.bias ? 1 : 0, SETS: sets },
+      access: [
+        ...(['read', 'read', 'read', 'read', 'read', 'read_write'] as const),
+        ...(pool ? (['read_write', 'read_write'] as const) : []),
+        ...(fused.bias ? (['read'] as const) : []),
+        ...Array.from({ length: 2 * sets }, () => 'read_write' as const),
+      ],
       uniforms: BatchNormApplyParams.pack({
         total,
         C: d.C,
@@ -136,6 +156,10 @@ export function dispatchApply(rt: import('../webgpu/runtime.ts').WebGpuRuntime, 
         leaky: slope === undefined ? 0 : 1,
         slope: slope ?? 0,
         width: poolWidth ?? 0,
+        // As engine/assign.ts's updateRunningStatistics: the weights in f64 on the host.
+        keep: 1 - (running?.momentum ?? 0),
+        meanWeight: running?.momentum ?? 0,
+        varianceWeight: running ? (running.momentum * running.count) / (running.count - 1) : 0,
       }),
       workgroups: grid.workgroups,
       describe,
@@ -162,6 +186,11 @@ function routedGrad(grad: CpuView, argmax: CpuView | undefined, x: Shape, k: num
   return argmax.ints![o] === i ? grad.data[o] : 0;
 }
 
+/** Checks a bias added to x has one value a channel. */
+function checkBias(op: string, C: number, bias: Shape | undefined): void {
+  if (bias && !(bias.length === 1 && bias[0] === C)) throw new Error(`${op}: bias must be [${C}], got ${formatShape(bias)}`);
+}
+
 /** Checks the pooled gradient and argmax of the fused 2x2 max pooling against x. */
 function checkPooledGrad(op: string, x: Shape, grad: Shape, argmax: Shape | undefined): void {
   const pooled = [x[0], x[1], x[2] / 2, x[3] / 2];
@@ -174,6 +203,20 @@ interface NormAttrs {
   eps: number;
   /** Set when a LeakyReLU with this negative slope is fused after the normalisation. */
   slope?: number;
+  /**
+   * SepBN's training op (sep-batch-norm/train.ts): `pool`, the gradient is the fused 2x2 max
+   * pooling's and an argmax input routes it; `bias`, a bias input [C] was added to x in the forward
+   * pass (the convolution's, which that op adds itself). Those inputs follow the others, argmax first.
+   */
+  pool?: boolean;
+  bias?: boolean;
+}
+
+/** The argmax and bias inputs after the `first` fixed ones, as NormAttrs says which are there. */
+function fusedInputs<T>(inputs: T[], first: number, { pool, bias }: NormAttrs): { argmax?: T; bias?: T } {
+  const rest = inputs.slice(first);
+  const argmax = pool ? rest.shift() : undefined;
+  return { argmax, bias: bias ? rest.shift() : undefined };
 }
 
 /** The uniform struct of batch_norm_backward_reduce.wgsl. */
@@ -195,17 +238,23 @@ const BatchNormBackwardReduceParams = defineUniformStruct('BatchNormBackwardRedu
  */
 export const batchNormBackwardSumsOp = defineOp<NormAttrs>({
   name: 'batch_norm_backward_sums',
-  inputs: ['x', 'grad', 'output', 'mean?', 'variance?', 'argmax?'],
-  outputShapes: ([x, grad, , , , argmax]) => {
+  inputs: ['x', 'grad', 'output', 'mean?', 'variance?', 'argmax or bias?', 'bias?'],
+  outputShapes: (shapes, attrs) => {
+    const [x, grad] = shapes;
     const { N, C } = dims('batch_norm_backward_sums', x);
+    const { argmax, bias } = fusedInputs(shapes, 5, attrs);
     checkPooledGrad('batch_norm_backward_sums', x, grad, argmax);
+    checkBias('batch_norm_backward_sums', C, bias);
     return [[N, C], [N, C]];
   },
-  cpu: ([x, dy, out, m, v, argmax], [sumDy, sumDyXhat], { eps, slope }) => {
+  cpu: (inputs, [sumDy, sumDyXhat], attrs) => {
+    const [x, dy, out, m, v] = inputs;
+    const { argmax, bias } = fusedInputs(inputs, 5, attrs);
+    const { eps, slope } = attrs;
     const { N, C, HW } = dims('batch_norm_backward_sums', x.shape);
     for (let nc = 0; nc < N * C; nc++) {
       const c = nc % C;
-      const center = m ? m.data[c] : 0;
+      const center = (m ? m.data[c] : 0) - (bias ? bias.data[c] : 0);
       const invstd = v ? 1 / Math.sqrt(v.data[c] + eps) : 1;
       let a = 0;
       let b = 0;
@@ -218,20 +267,23 @@ export const batchNormBackwardSumsOp = defineOp<NormAttrs>({
       sumDyXhat.data[nc] = b;
     }
   },
-  webgpu: (rt, [x, dy, out, m, v, argmax], [sumDy, sumDyXhat], attrs) => {
-    rt.dispatch(batchNormBackwardSumsLaunch(x.shape, attrs, m !== undefined, argmax !== undefined), [
-      x.buffer, dy.buffer, m?.buffer ?? rt.placeholder, v?.buffer ?? rt.placeholder, out.buffer, sumDy.buffer, sumDyXhat.buffer, ...(argmax ? [argmax.buffer] : []),
+  webgpu: (rt, inputs, [sumDy, sumDyXhat], attrs) => {
+    const [x, dy, out, m, v] = inputs;
+    const { argmax, bias } = fusedInputs(inputs, 5, attrs);
+    rt.dispatch(batchNormBackwardSumsLaunch(x.shape, attrs, m !== undefined), [
+      x.buffer, dy.buffer, m?.buffer ?? rt.placeholder, v?.buffer ?? rt.placeholder, out.buffer, sumDy.buffer, sumDyXhat.buffer,
+      ...(argmax ? [argmax.buffer] : []), ...(bias ? [bias.buffer] : []),
     ]);
   },
 });
 
 /**
  * batch_norm_backward_reduce: one workgroup per (sample, channel), binding (x, dy, mean, variance,
- * output, sumDy, sumDyXhat, and argmax when `pooled`). Not split like the statistics: N * C
- * workgroups already fill a large GPU at the model's shapes (512 to 16384 at batch 8), and the
- * [N, C] sums left are tiny.
+ * output, sumDy, sumDyXhat, then argmax with attrs.pool and bias with attrs.bias). Not split like
+ * the statistics: N * C workgroups already fill a large GPU at the model's shapes (512 to 16384
+ * at batch 8), and the [N, C] sums left are tiny.
  */
-export function batchNormBackwardSumsLaunch(x: Shape, { eps, slope }: NormAttrs, withStats: boolean, pooled = false): KernelLaunch {
+export function batchNormBackwardSumsLaunch(x: Shape, { eps, slope, pool, bias }: NormAttrs, withStats: boolean): KernelLaunch {
   const { N, C, HW } = dims('batch_norm_backward_sums', x);
   const NC = N * C;
   const rows = workgroupRows(NC);
@@ -239,8 +291,8 @@ export function batchNormBackwardSumsLaunch(x: Shape, { eps, slope }: NormAttrs,
     kernel: 'batch_norm_backward_reduce',
     // Late layers have 4x4 or 8x8 pixels: a smaller workgroup leaves fewer invocations idle.
     constants: { WORKGROUP_SIZE: reductionWorkgroup(HW, SUMS_WORKGROUP) },
-    unroll: { POOL: pooled ? 1 : 0 },
-    access: ['read', 'read', 'read', 'read', 'read', 'read_write', 'read_write', ...(pooled ? (['read'] as const) : [])],
+    unroll: { POOL: pool ? 1 : 0, BIAS: bias ? 1 : 0 },
+    access: ['read', 'read', 'read', 'read', 'read', 'read_write', 'read_write', ...(pool ? (['read'] as const) : []), ...(bias ? (['read'] as const) : [])],
     uniforms: BatchNormBackwardReduceParams.pack({
       width: x[3],
       NC,
@@ -253,7 +305,7 @@ export function batchNormBackwardSumsLaunch(x: Shape, { eps, slope }: NormAttrs,
       slope: slope ?? 0,
     }),
     workgroups: rows.workgroups,
-    describe: `batch_norm_backward_reduce x[${x}]${slope === undefined ? '' : ' after leaky_relu'}${pooled ? ' and max pooling' : ''}`,
+    describe: `batch_norm_backward_reduce x[${x}]${slope === undefined ? '' : ' after leaky_relu'}${pool ? ' and max pooling' : ''}${bias ? ', x + bias' : ''}`,
   };
 }
 
@@ -280,15 +332,22 @@ const BatchNormBackwardApplyParams = defineUniformStruct('BatchNormBackwardApply
  */
 export const batchNormBackwardInputOp = defineOp<NormAttrs>({
   name: 'batch_norm_backward_input',
-  inputs: ['x', 'grad', 'mean', 'variance', 'gamma', 'A', 'B', 'output', 'dpooled?', 'argmax?'],
-  outputShapes: ([x, grad, , , , , , , dpooled, argmax]) => {
+  inputs: ['x', 'grad', 'mean', 'variance', 'gamma', 'A', 'B', 'output', 'dpooled?', 'argmax or bias?', 'bias?'],
+  outputShapes: (shapes, attrs) => {
+    const [x, grad, , , , , , , dpooled] = shapes;
+    const { argmax, bias } = fusedInputs(shapes, 9, attrs);
     checkPooledGrad('batch_norm_backward_input', x, grad, argmax);
+    checkBias('batch_norm_backward_input', x[1], bias);
+    if ((argmax || bias) && !dpooled) throw new Error('batch_norm_backward_input: argmax and bias come after dpooled, which is missing');
     if (dpooled && !(dpooled.length === 2 && dpooled[0] === x[1] && dpooled[1] === x[0])) {
       throw new Error(`batch_norm_backward_input: dpooled must be [C, N] = [${x[1]},${x[0]}], got ${formatShape(dpooled)}`);
     }
     return [x];
   },
-  cpu: ([x, dy, m, v, gamma, A, B, out, dpooled, argmax], [dx], { eps, slope }) => {
+  cpu: (inputs, [dx], attrs) => {
+    const [x, dy, m, v, gamma, A, B, out, dpooled] = inputs;
+    const { argmax, bias } = fusedInputs(inputs, 9, attrs);
+    const { eps, slope } = attrs;
     const { N, C, HW } = dims('batch_norm_backward_input', x.shape);
     const stride = gamma.shape[0] === 1 ? 0 : C;
     for (let n = 0; n < N; n++) {
@@ -297,22 +356,25 @@ export const batchNormBackwardInputOp = defineOp<NormAttrs>({
         const g = gamma.data[n * stride + c];
         for (let i = 0; i < HW; i++) {
           const k = (n * C + c) * HW + i;
-          const xhat = (x.data[k] - m.data[c]) * invstd;
+          const xhat = (x.data[k] + (bias ? bias.data[c] : 0) - m.data[c]) * invstd;
           const pooledPath = dpooled ? dpooled.data[c * N + n] / HW : 0;
           dx.data[k] = invstd * (g * maskedGrad(routedGrad(dy, argmax, x.shape, k), out.data[k], slope) - A.data[c] - xhat * B.data[c]) + pooledPath;
         }
       }
     }
   },
-  webgpu: (rt, [x, dy, m, v, gamma, A, B, out, dpooled, argmax], [dx], { eps, slope }) => {
+  webgpu: (rt, inputs, [dx], attrs) => {
+    const [x, dy, m, v, gamma, A, B, out, dpooled] = inputs;
+    const { argmax, bias } = fusedInputs(inputs, 9, attrs);
+    const { eps, slope } = attrs;
     const d = dims('batch_norm_backward_input', x.shape);
     const total = d.N * d.C * d.HW;
     const grid = elementwiseGrid(total);
     rt.dispatch(
       {
         kernel: 'batch_norm_backward_apply',
-        unroll: { POOL: argmax ? 1 : 0 },
-        access: ['read', 'read', 'read', 'read', 'read', 'read', 'read', 'read', 'read', 'read_write', ...(argmax ? (['read'] as const) : [])],
+        unroll: { POOL: argmax ? 1 : 0, BIAS: bias ? 1 : 0 },
+        access: ['read', 'read', 'read', 'read', 'read', 'read', 'read', 'read', 'read', 'read_write', ...(argmax ? (['read'] as const) : []), ...(bias ? (['read'] as const) : [])],
         uniforms: BatchNormBackwardApplyParams.pack({
           width: x.shape[3],
           pooledGrad: dpooled ? 1 : 0,
@@ -328,9 +390,9 @@ export const batchNormBackwardInputOp = defineOp<NormAttrs>({
           slope: slope ?? 0,
         }),
         workgroups: grid.workgroups,
-        describe: `batch_norm_backward_apply x[${x.shape}] gamma[${gamma.shape}]${slope === undefined ? '' : ' after leaky_relu'}${dpooled ? ' + the pooled path' : ''}${argmax ? ', through max pooling' : ''}`,
+        describe: `batch_norm_backward_apply x[${x.shape}] gamma[${gamma.shape}]${slope === undefined ? '' : ' after leaky_relu'}${dpooled ? ' + the pooled path' : ''}${argmax ? ', through max pooling' : ''}${bias ? ', x + bias' : ''}`,
       },
-      [x.buffer, dy.buffer, m.buffer, v.buffer, gamma.buffer, A.buffer, B.buffer, out.buffer, dpooled?.buffer ?? rt.placeholder, dx.buffer, ...(argmax ? [argmax.buffer] : [])],
+      [x.buffer, dy.buffer, m.buffer, v.buffer, gamma.buffer, A.buffer, B.buffer, out.buffer, dpooled?.buffer ?? rt.placeholder, dx.buffer, ...(argmax ? [argmax.buffer] : []), ...(bias ? [bias.buffer] : [])],
     );
   },
 });
@@ -438,16 +500,7 @@ const BatchNormStatsCombineParams = defineUniformStruct('BatchNormStatsCombinePa
   ['count', 'u32'],
   ['splits', 'u32'],
   ['rowStride', 'u32'],
-  ['keep', 'f32'],
-  ['meanWeight', 'f32'],
-  ['varianceWeight', 'f32'],
 ]);
-
-/** Running statistics updated by batch_norm_stats_combine: `sets` sets with this momentum (PyTorch's). */
-export interface CombinedRunningUpdate {
-  sets: number;
-  momentum: number;
-}
 
 /**
  * The statistics' passes, from x's shape alone (the split rule is reduce.ts's splitReduction over
@@ -462,6 +515,7 @@ export function batchNormStatsLaunches(x: Shape): ReductionLaunches {
   const slices: KernelLaunch = {
     kernel: 'batch_norm_stats',
     constants: { WORKGROUP_SIZE: reductionWorkgroup(longestSlice, STATS_WORKGROUP) },
+    unroll: { BIAS: 0 },
     access: ['read', 'read_write', 'read_write'],
     uniforms: BatchNormStatsParams.pack({ N, C, HW, splits, rowStride: rows.rowStride }),
     workgroups: rows.workgroups,
@@ -473,8 +527,7 @@ export function batchNormStatsLaunches(x: Shape): ReductionLaunches {
     kernel: 'batch_norm_stats_combine',
     constants: { WORKGROUP_SIZE: COMBINE_WORKGROUP },
     access: ['read', 'read', 'read_write', 'read_write'],
-    uniforms: BatchNormStatsCombineParams.pack({ C, count: N * HW, splits, rowStride: grid.rowStride, keep: 1, meanWeight: 0, varianceWeight: 0 }),
-    unroll: { SETS: 0 },
+    uniforms: BatchNormStatsCombineParams.pack({ C, count: N * HW, splits, rowStride: grid.rowStride }),
     workgroups: grid.workgroups,
     describe: `batch_norm_stats_combine [${C},${splits}] slices of x[${x}]`,
   };
@@ -495,43 +548,25 @@ function sampleStatsWorkgroup(HW: number, { plan, subgroupSize }: KernelChoice):
 }
 
 /**
- * The statistics' passes cut one slice a sample (splits = N): batch_norm_stats binds (x,
- * sliceMean, sliceVariance), both [C, N], and batch_norm_stats_combine (sliceMean, sliceVariance,
- * mean, variance, then a running mean and variance per set of `running`, updated in place with
- * the unbiased variance as PyTorch). SepBN's training op (sep-batch-norm/train.ts) keeps the slice
- * means: they are the per-sample means its attention pools, so pooling costs no pass of its own.
+ * The statistics cut one slice a sample (splits = N): batch_norm_stats binds (x, sliceMean,
+ * sliceVariance), both [C, N], and with `bias` a bias [C] whose value it adds to the means (the
+ * convolution's, which SepBN's training op adds itself). That op keeps the slice means: they are
+ * the per-sample means its attention pools, so pooling costs no pass of its own, and its attention
+ * kernel combines the slices into the channel's statistics.
  */
-export function batchNormSampleStatsLaunches(x: Shape, kernels: KernelChoice, running: CombinedRunningUpdate = { sets: 0, momentum: 0 }): ReductionLaunches {
+export function batchNormSampleStatsLaunches(x: Shape, kernels: KernelChoice, bias = false): ReductionLaunches {
   const { N, C, HW } = dims('batch_norm_train', x);
   const rows = workgroupRows(C * N);
   const slices: KernelLaunch = {
     kernel: 'batch_norm_stats',
     constants: { WORKGROUP_SIZE: sampleStatsWorkgroup(HW, kernels) },
-    access: ['read', 'read_write', 'read_write'],
+    unroll: { BIAS: bias ? 1 : 0 },
+    access: ['read', 'read_write', 'read_write', ...(bias ? (['read'] as const) : [])],
     uniforms: BatchNormStatsParams.pack({ N, C, HW, splits: N, rowStride: rows.rowStride }),
     workgroups: rows.workgroups,
-    describe: `batch_norm_stats x[${x}], one slice a sample`,
+    describe: `batch_norm_stats x[${x}]${bias ? ' + bias' : ''}, one slice a sample`,
   };
-  const grid = elementwiseGrid(C, COMBINE_WORKGROUP);
-  const combine: KernelLaunch = {
-    kernel: 'batch_norm_stats_combine',
-    constants: { WORKGROUP_SIZE: COMBINE_WORKGROUP },
-    unroll: { SETS: running.sets },
-    access: ['read', 'read', 'read_write', 'read_write', ...Array.from({ length: 2 * running.sets }, () => 'read_write' as const)],
-    // As engine/assign.ts's updateRunningStatistics: the weights in f64 on the host.
-    uniforms: BatchNormStatsCombineParams.pack({
-      C,
-      count: N * HW,
-      splits: N,
-      rowStride: grid.rowStride,
-      keep: 1 - running.momentum,
-      meanWeight: running.momentum,
-      varianceWeight: (running.momentum * N * HW) / (N * HW - 1),
-    }),
-    workgroups: grid.workgroups,
-    describe: `batch_norm_stats_combine [${C},${N}] sample slices of x[${x}]${running.sets > 0 ? `, updating ${running.sets} sets' running statistics` : ''}`,
-  };
-  return { launches: [slices, combine], scratchFloats: C * N, splits: N };
+  return { launches: [slices], scratchFloats: C * N, splits: N };
 }
 
 /** Training-mode batch norm (then the optional LeakyReLU): outputs y, then the batch mean and biased variance ([C] each). */

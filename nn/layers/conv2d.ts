@@ -20,8 +20,12 @@ export class Conv2d extends Module {
     this.bias = options.bias === false ? undefined : this.parameter('bias', zeroBias(outChannels));
   }
 
-  /** With leakySlope, LeakyReLU runs in the convolution's epilogue (one pass instead of two). */
-  forward(x: Tensor, leakySlope?: number): Tensor {
-    return conv2d(x, this.weight, { bias: this.bias, stride: this.options.stride ?? 1, pad: this.options.pad ?? 0, leakySlope });
+  /**
+   * With leakySlope, LeakyReLU runs in the convolution's epilogue (one pass instead of two).
+   * withoutBias leaves the bias out, for a layer after it that adds it itself (SepBN in training).
+   */
+  forward(x: Tensor, leakySlope?: number, withoutBias = false): Tensor {
+    const bias = withoutBias ? undefined : this.bias;
+    return conv2d(x, this.weight, { bias, stride: this.options.stride ?? 1, pad: this.options.pad ?? 0, leakySlope });
   }
 }

@@ -75,15 +75,18 @@ export class SepBatchNorm2d extends Module {
   /**
    * With leakySlope, the LeakyReLU that follows runs in the normalisation's last pass; with
    * maxPool, so does the network's 2x2 max pooling after it in training (its output is returned).
+   * In training, convBias is the preceding convolution's bias when that ran without it (see
+   * sepBatchNormTrain): the layer adds it.
    */
-  forward(x: Tensor, leakySlope?: number, maxPool = false): Tensor {
+  forward(x: Tensor, leakySlope?: number, maxPool = false, convBias?: Tensor): Tensor {
     if (!this.training) {
+      if (convBias) throw new Error('SepBatchNorm2d: the convolution bias is taken over in training only; in eval mode the convolution adds it');
       const { y, attention } = sepBatchNormEval(x, this.weights(), this.running(), this.options(leakySlope, false));
       this.lastAttention = attention;
       return maxPool ? maxPool2d(y, 2) : y;
     }
     // All K reference BatchNorms see the same x, so each takes the same batch statistics (in the training op's own pass).
-    const { y, attention } = sepBatchNormTrain(x, this.weights(), this.options(leakySlope, maxPool), true, { ...this.running(), momentum: BN_MOMENTUM });
+    const { y, attention } = sepBatchNormTrain(x, this.weights(), this.options(leakySlope, maxPool), true, { ...this.running(), momentum: BN_MOMENTUM }, convBias);
     for (const set of this.bn.sets) set.numBatchesTracked.value++;
     this.lastAttention = attention;
     return y;

@@ -9,12 +9,19 @@
 // SETS > 0 (an unroll parameter, engine/webgpu/unroll.ts; SepBN's training op, train.ts) adds
 // phase 3, after a second barrier: the mix of the K = SETS parameter sets by the sample's attention,
 //   gammaNC[n, c] = sum_k a[n, g(c), k] * gamma_k[c],   betaNC likewise,   k ascending,
-// as mix_affine.wgsl, so the training step needs no separate mix dispatches.
+// as mix_affine.wgsl, so the training step needs no separate mix dispatches. With SETS > 0 the
+// dispatch also has ceil(C / WORKGROUP_SIZE) more workgroups after the N samples', one channel an
+// invocation, that combine the per-sample slices' statistics (batch_norm_stats.wgsl cut one slice
+// a sample: every slice holds H*W values) into the channel's, as batch_norm_stats_combine.wgsl
+// does for slices of any size; with equal slices its weights n_s / M are all 1/N:
+//   mean = m_0 + (1/N) sum_s (m_s - m_0),   variance = v_0 + (1/N) sum_s (v_s - v_0 + (m_s - mean)^2)
+// so the statistics need no dispatch of their own either.
 // pooled[n, c] is read at n * pooledStrideN + c * pooledStrideC: [N, C] (C, 1), or the [C, N]
 // per-sample means that batch_norm_stats.wgsl leaves with one slice a sample (1, N).
 // Buffers: pooled, fc1 ([H, C]), fc2 ([G*K, H]); a ([N, G, K]), pre ([N, H]); with SETS > 0 also
-// gamma_k, beta_k ([C] each, read) and gammaNC, betaNC ([N, C]).
-// Dispatch: N workgroups in x.
+// gamma_k, beta_k ([C] each, read), gammaNC, betaNC ([N, C]), sliceVariance ([C, N], read; pooled
+// holds the slice means), mean and variance ([C]).
+// Dispatch: N workgroups in x (N + ceil(C / WORKGROUP_SIZE) with SETS > 0).
 
 override WORKGROUP_SIZE: u32 = 64u;
 
@@ -28,6 +35,7 @@ struct SepBnAttentionParams {
   poolScale: f32,
   pooledStrideN: u32,
   pooledStrideC: u32,
+  N: u32,
 }
 
 @group(0) @binding(0) var<storage, read> pooled: array<f32>;
@@ -42,8 +50,31 @@ struct SepBnAttentionParams {
 //#if SETS > 0
 @group(0) @binding(${5 + 2 * SETS}) var<storage, read_write> gammaNC: array<f32>;
 @group(0) @binding(${6 + 2 * SETS}) var<storage, read_write> betaNC: array<f32>;
+@group(0) @binding(${7 + 2 * SETS}) var<storage, read> sliceVariance: array<f32>;
+@group(0) @binding(${8 + 2 * SETS}) var<storage, read_write> meanOut: array<f32>;
+@group(0) @binding(${9 + 2 * SETS}) var<storage, read_write> varianceOut: array<f32>;
 //#end
-@group(0) @binding(${5 + (SETS > 0) * (2 * SETS + 2)}) var<uniform> params: SepBnAttentionParams;
+@group(0) @binding(${5 + (SETS > 0) * (2 * SETS + 5)}) var<uniform> params: SepBnAttentionParams;
+
+//#if SETS > 0
+// Channel c's mean and biased variance from its N per-sample slices (pooled is [C, N]).
+fn combineStatistics(c: u32) {
+  if (c >= params.C) { return; }
+  let N = params.N;
+  let m0 = pooled[c * N];
+  let v0 = sliceVariance[c * N];
+  var meanShift = 0.0;
+  for (var s = 1u; s < N; s++) { meanShift += pooled[c * N + s] - m0; }
+  let mean = m0 + meanShift / f32(N);
+  var varianceShift = 0.0;
+  for (var s = 0u; s < N; s++) {
+    let d = pooled[c * N + s] - mean;
+    varianceShift += sliceVariance[c * N + s] - v0 + d * d;
+  }
+  meanOut[c] = mean;
+  varianceOut[c] = v0 + varianceShift / f32(N);
+}
+//#end
 
 fn leaky(v: f32) -> f32 {
   return select(v * params.slope, v, v > 0.0);
@@ -51,6 +82,13 @@ fn leaky(v: f32) -> f32 {
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+//#if SETS > 0
+  // The workgroups after the samples' combine the statistics (uniform per workgroup).
+  if (wid.x >= params.N) {
+    combineStatistics((wid.x - params.N) * WORKGROUP_SIZE + lid);
+    return;
+  }
+//#end
   let n = wid.x;
   let C = params.C;
   let H = params.H;

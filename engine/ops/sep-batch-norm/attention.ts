@@ -16,7 +16,7 @@
 import { formatShape, sizeOf, type Shape } from '../../shape.ts';
 import type { Tensor } from '../../tensor.ts';
 import { elementwiseGrid, MAX_WORKGROUPS_PER_DIMENSION } from '../../webgpu/grid.ts';
-import { defineUniformStruct, type KernelLaunch } from '../../webgpu/launch.ts';
+import { ceilDiv, defineUniformStruct, type KernelLaunch } from '../../webgpu/launch.ts';
 import { applyAll, defineOp, type CpuView } from '../op.ts';
 import type { OpWitness } from '../witness.ts';
 
@@ -31,6 +31,11 @@ export interface AttentionAttrs {
   poolScale: number;
   /** pooled (and dpooled) are [C, N], the per-sample means SepBN's training op keeps (train.ts); [N, C] otherwise. */
   pooledChannelsFirst?: boolean;
+  /**
+   * The backward pass also gives the gradient of an offset [C] added to every pooled value: in
+   * SepBN's training op, the convolution's bias, which reaches the output only through the means.
+   */
+  offsetGradient?: boolean;
 }
 
 /** Invocations per workgroup of the per-sample kernels (sepbn_attention, sepbn_attention_backward_hidden). */
@@ -68,6 +73,7 @@ const SepBnAttentionParams = defineUniformStruct('SepBnAttentionParams', [
   ['poolScale', 'f32'],
   ['pooledStrideN', 'u32'],
   ['pooledStrideC', 'u32'],
+  ['N', 'u32'],
 ]);
 
 /** The uniform struct of sepbn_attention_backward_hidden.wgsl. */
@@ -146,12 +152,18 @@ export function cpuAttentionBackwardHidden(a: Float64Array, da: Float64Array, pr
   }
 }
 
-/** dpooled (pooled's shape and layout), dfc1 (fc1's shape) and dfc2 [K*G, H] from dlogit and dpre (poolScale applied to the first two). */
+/**
+ * dpooled (pooled's shape and layout), dfc1 (fc1's shape) and dfc2 [K*G, H] from dlogit and dpre
+ * (poolScale applied to the first two), and with offsetGradient the offset's [C]: dpooled summed over samples.
+ */
 export const sepBnAttentionBackwardParamsOp = defineOp<AttentionAttrs>({
   name: 'sepbn_attention_backward_params',
   inputs: ['dlogit', 'dpre', 'pre', 'pooled', 'fc1'],
-  outputShapes: ([dlogit, dpre, , pooled, fc1]) => [pooled, fc1, [dlogit[1], dpre[1]]],
-  cpu: ([dlogit, dpre, pre, pooled, fc1], [dpooled, dfc1, dfc2], attrs) => {
+  outputShapes: ([dlogit, dpre, , pooled, fc1], { offsetGradient }) => {
+    const shapes = [pooled, fc1, [dlogit[1], dpre[1]]];
+    return offsetGradient ? [...shapes, [sizeOf(pooled) / dpre[0]]] : shapes;
+  },
+  cpu: ([dlogit, dpre, pre, pooled, fc1], [dpooled, dfc1, dfc2, doffset], attrs) => {
     const { slope, poolScale } = attrs;
     const [N, H] = dpre.shape;
     const C = pooled.shape[0] * pooled.shape[1] / N;
@@ -166,41 +178,45 @@ export const sepBnAttentionBackwardParamsOp = defineOp<AttentionAttrs>({
     for (let n = 0; n < N; n++) for (let c = 0; c < C; c++) dpooled.data[at(n, c)] = poolScale * dot(H, (h) => dpre.data[n * H + h] * fc1.data[h * C + c]);
     for (let h = 0; h < H; h++) for (let c = 0; c < C; c++) dfc1.data[h * C + c] = poolScale * dot(N, (n) => dpre.data[n * H + h] * pooled.data[at(n, c)]);
     for (let j = 0; j < J; j++) for (let h = 0; h < H; h++) dfc2.data[j * H + h] = dot(N, (n) => dlogit.data[n * J + j] * leaky(pre.data[n * H + h], slope));
+    if (doffset) for (let c = 0; c < C; c++) doffset.data[c] = dot(N, (n) => dpooled.data[at(n, c)]);
   },
-  webgpu: (rt, [dlogit, dpre, pre, pooled, fc1], [dpooled, dfc1, dfc2], attrs) => {
+  webgpu: (rt, [dlogit, dpre, pre, pooled, fc1], [dpooled, dfc1, dfc2, doffset], attrs) => {
     const { slope, poolScale } = attrs;
     const [N, H] = dpre.shape;
     const C = pooled.shape[0] * pooled.shape[1] / N;
     const J = dlogit.shape[1];
-    const grid = elementwiseGrid(N * C + H * C + J * H);
+    const grid = elementwiseGrid(N * C + H * C + J * H + (doffset ? C : 0));
     rt.dispatch(
       {
         kernel: 'sepbn_attention_backward_params',
-        access: ['read', 'read', 'read', 'read', 'read', 'read_write', 'read_write', 'read_write'],
+        unroll: { BIAS: doffset ? 1 : 0 },
+        access: ['read', 'read', 'read', 'read', 'read', 'read_write', 'read_write', 'read_write', ...(doffset ? (['read_write'] as const) : [])],
         uniforms: SepBnAttentionBackwardParams.pack({ N, C, H, J, slope, poolScale, rowStride: grid.rowStride, ...pooledStrides(N, C, attrs) }),
         workgroups: grid.workgroups,
-        describe: `sepbn_attention_backward_params pooled[${pooled.shape}] fc1[${fc1.shape}]`,
+        describe: `sepbn_attention_backward_params pooled[${pooled.shape}] fc1[${fc1.shape}]${doffset ? ' + offset' : ''}`,
       },
-      [dlogit.buffer, dpre.buffer, pre.buffer, pooled.buffer, fc1.buffer, dpooled.buffer, dfc1.buffer, dfc2.buffer],
+      [dlogit.buffer, dpre.buffer, pre.buffer, pooled.buffer, fc1.buffer, dpooled.buffer, dfc1.buffer, dfc2.buffer, ...(doffset ? [doffset.buffer] : [])],
     );
   },
 });
 
 /**
  * sepbn_attention's launch: (pooled, fc1, fc2, a, pre), and with `sets` = K > 0 (SepBN's training
- * op, train.ts) the mix of K gamma and K beta sets after them: (gamma_0.., beta_0.., gammaNC, betaNC).
+ * op, train.ts) the mix of K gamma and K beta sets and the combination of the per-sample slices'
+ * statistics after them: (gamma_0.., beta_0.., gammaNC, betaNC, sliceVariance, mean, variance),
+ * with ceil(C / SAMPLE_WORKGROUP) workgroups for the statistics after the N samples'.
  */
 export function sepBnAttentionLaunch({ N, C, H }: { N: number; C: number; H: number }, attrs: AttentionAttrs, sets: number): KernelLaunch {
   const { groups, K, temperature, slope, poolScale } = attrs;
-  const mixAccess = sets > 0 ? [...Array.from({ length: 2 * sets }, () => 'read' as const), 'read_write' as const, 'read_write' as const] : [];
+  const mixAccess = sets > 0 ? [...Array.from({ length: 2 * sets }, () => 'read' as const), ...(['read_write', 'read_write', 'read', 'read_write', 'read_write'] as const)] : [];
   return {
     kernel: 'sepbn_attention',
     unroll: { SETS: sets },
     constants: { WORKGROUP_SIZE: SAMPLE_WORKGROUP },
     access: ['read', 'read', 'read', 'read_write', 'read_write', ...mixAccess],
-    uniforms: SepBnAttentionParams.pack({ C, H, groups, K, invTemperature: 1 / temperature, slope, poolScale, ...pooledStrides(N, C, attrs) }),
-    workgroups: [N, 1, 1],
-    describe: `sepbn_attention pooled[${attrs.pooledChannelsFirst ? `${C},${N}` : `${N},${C}`}] fc1[${H},${C}] ${groups}x${K} T=${temperature}${sets > 0 ? `, mixing ${sets} sets` : ''}`,
+    uniforms: SepBnAttentionParams.pack({ C, H, groups, K, invTemperature: 1 / temperature, slope, poolScale, ...pooledStrides(N, C, attrs), N }),
+    workgroups: [N + (sets > 0 ? ceilDiv(C, SAMPLE_WORKGROUP) : 0), 1, 1],
+    describe: `sepbn_attention pooled[${attrs.pooledChannelsFirst ? `${C},${N}` : `${N},${C}`}] fc1[${H},${C}] ${groups}x${K} T=${temperature}${sets > 0 ? `, mixing ${sets} sets, combining the statistics` : ''}`,
   };
 }
 

@@ -1,37 +1,38 @@
-// SepBN in training mode as one op with its own backward rule (DESIGN.md's notation):
+// SepBN in training mode as one op with its own backward rule (DESIGN.md's notation; b is the
+// preceding convolution's bias when the op is given it, 0 otherwise):
 //
-//   p[n, c]  = mean_hw x[n, c]                        the per-sample means the attention pools
+//   p[n, c]  = mean_hw x[n, c] + b[c]                 the per-sample means the attention pools
 //   a        = softmax_k( W2 · leaky_relu( W1 · p ) / T )                           a: (N, G, K)
 //   gamma_nc = sum_k a[n, g(c), k] · gamma_k[c]       beta_nc likewise
-//   y        = gamma_nc · xhat + beta_nc  (then the network's LeakyReLU), xhat from the batch statistics
+//   y        = gamma_nc · xhat + beta_nc  (then the network's LeakyReLU and 2x2 max pooling),
+//              xhat = (x + b - mean_c) / sqrt(var_c + eps) from the batch statistics of x + b
 //
-// sep-batch-norm.ts writes the same as a chain of ops (pooling sum, attention, two mixes, batch
-// norm, running statistics), each its own tape node; this op is that chain fused, so a layer's
-// training step records 4 dispatches forward and 5 backward instead of about 9 and 10, and x's two gradient paths meet
-// in the input-gradient pass instead of in a separate add. Forward:
-//   1. batch_norm_stats with one slice a sample: the slice means are p ([C, N]), and
-//   2. batch_norm_stats_combine turns the slices into the channel's mean and variance, and, given
-//      the K sets' running statistics, updates them in place (each takes the batch's, as each of
-//      the reference's K BatchNorm2d would);
-//   3. sepbn_attention with the mix: a, pre, gamma_nc and beta_nc, one workgroup a sample;
-//   4. batch_norm_apply with the per-sample affine (and, with `pool`, the network's 2x2 max
-//      pooling: the op's output is then the pooled tensor, and no pooling pass of its own runs).
-// Backward, g = dL/dy through the LeakyReLU, S1[n, c] = sum_hw g, S2[n, c] = sum_hw g · xhat:
+// sep-batch-norm.ts writes the same as a chain of ops (bias, pooling sum, attention, two mixes,
+// batch norm, running statistics, max pooling), each its own tape node; this op is that chain
+// fused, so a layer's training step records 3 dispatches forward and 5 backward instead of about
+// 11 and 13. Forward:
+//   1. batch_norm_stats with one slice a sample: the slice means are p ([C, N]), b added;
+//   2. sepbn_attention: a and pre, one workgroup a sample, the mix gamma_nc and beta_nc, and in
+//      further workgroups the slices combined into each channel's mean and variance;
+//   3. batch_norm_apply: y with the per-sample affine, with `pool` the 2x2 max pooling (the op's
+//      output is then the pooled tensor) and, given the K sets' running statistics, their update
+//      (each takes the batch's, as each of the reference's K BatchNorm2d would).
+// Backward, g = dL/dy through the pooling and the LeakyReLU, S1[n, c] = sum_hw g,
+// S2[n, c] = sum_hw g · xhat:
 //   dgamma_nc = S2, dbeta_nc = S1, and through the mix
 //     dgamma_k[c] = sum_n a[n, g(c), k] S2[n, c]     dbeta_k[c] = sum_n a[n, g(c), k] S1[n, c]
 //     da[n, gr, k] = sum_{c in gr} S2[n, c] gamma_k[c] + S1[n, c] beta_k[c]
 //   the attention's backward takes da to dfc1, dfc2 and dp [C, N], and
-//     dx = invstd_c (gamma_nc g - A_c - xhat B_c) + dp[c, n] / (H·W)
-//   with A_c, B_c batch norm's channel terms (batch-norm.ts). Passes:
-//   1. batch_norm_backward_reduce: S1, S2;
+//     dx = invstd_c (gamma_nc g - A_c - xhat B_c) + dp[c, n] / (H·W),   db[c] = sum_n dp[c, n]
+//   with A_c, B_c batch norm's channel terms (batch-norm.ts); b reaches the output only through p,
+//   since the normalisation takes it out of xhat again. Passes:
+//   1. batch_norm_backward_reduce: S1, S2 (g routed through the pooling's argmax);
 //   2. batch_norm_backward_coefficients with the attention: A, B and every dgamma_k, dbeta_k;
 //   3. sepbn_attention_backward_hidden with the sets: da (from S1, S2), dlogit, dpre;
-//   4. sepbn_attention_backward_params: dp, dfc1, dfc2;
-//   5. batch_norm_backward_apply with the pooled path: dx.
-// With `pool`, passes 1 and 5 route the pooled output's gradient through the saved argmax
-// themselves, so the pooling's backward needs no pass either.
-// The kernels of passes 3 (forward) and 3 (backward) bind the K gamma and K beta vectors where
-// they lie, 7 + 2K storage buffers; an adapter that binds fewer takes the chain of ops instead
+//   4. sepbn_attention_backward_params: dp, dfc1, dfc2, db;
+//   5. batch_norm_backward_apply with the pooled path: dx (g routed as in pass 1).
+// The kernels bind the K gamma and K beta vectors where they lie: sepbn_attention 10 + 2K storage
+// buffers, batch_norm_apply 9 + 2K; an adapter that binds fewer takes the chain of ops instead
 // (trainOpFits).
 import { gpuRuntime } from '../../backend.ts';
 import { formatShape, type Shape } from '../../shape.ts';
@@ -40,29 +41,45 @@ import { BN_EPS, batchNormBackwardCoefficientsOp, batchNormBackwardInputOp, batc
 import { apply, applyAll, defineOp, type CpuView } from '../op.ts';
 import { attentionDims, cpuAttention, cpuAttentionBackwardHidden, sepBnAttentionBackwardHiddenLaunch, sepBnAttentionBackwardParamsOp, sepBnAttentionLaunch, type AttentionAttrs } from './attention.ts';
 
-/** The sets the op takes at most: K gamma and K beta inputs after x, fc1 and fc2, then optionally K running means and K running variances. */
+/** The sets the op takes at most. */
 const MAX_SETS = 8;
-const setInputs = Array.from({ length: 4 * MAX_SETS }, (_, i) => (i < 2 ? `set${i}` : `set${i}?`));
+/** After x, fc1 and fc2: K gammas, K betas, then optionally K running means and K running variances, then optionally the bias. */
+const setInputs = Array.from({ length: 4 * MAX_SETS + 1 }, (_, i) => (i < 2 ? `set${i}` : `set${i}?`));
 
 export interface SepBnTrainAttrs extends AttentionAttrs {
   eps: number;
   /** Negative slope of the network's LeakyReLU fused after the layer, if any. */
   leakySlope?: number;
-  /** PyTorch's BatchNorm momentum, for the running statistics when they are given. */
+  /** The K sets' running means and variances follow the betas; the op updates them in place with `momentum` (PyTorch's). */
+  running: boolean;
   momentum: number;
+  /** The preceding convolution's bias is the last input, added to x here (the convolution ran without it). */
+  bias: boolean;
   /** The network's 2x2 max pooling (stride 2) fused after the LeakyReLU; x's height and width must be even. */
-  pool?: boolean;
+  pool: boolean;
 }
 
-/** Storage buffers the op's widest kernels bind for K sets (sepbn_attention with the mix, and its backward's hidden pass). */
+/** Storage buffers the op's widest kernel binds for K sets (sepbn_attention with the mix and the statistics). */
 export function trainOpBindings(K: number): number {
-  return 7 + 2 * K;
+  return 10 + 2 * K;
 }
 
 /** Whether this op can run K sets on the backend: always on the CPU; on WebGPU when the adapter binds enough buffers. */
 export function trainOpFits(backend: BackendName, K: number): boolean {
   if (K > MAX_SETS) return false;
   return backend === 'cpu' || trainOpBindings(K) <= gpuRuntime().adapter.limits.maxStorageBuffersPerShaderStage;
+}
+
+/** The op's inputs by role. */
+function roles<T>(inputs: T[], { K, running, bias }: SepBnTrainAttrs) {
+  const [x, fc1, fc2] = inputs;
+  const sets = inputs.slice(3, 3 + 2 * K);
+  const state = running ? inputs.slice(3 + 2 * K, 3 + 4 * K) : [];
+  const expected = 3 + 2 * K + state.length + (bias ? 1 : 0);
+  if (inputs.length !== expected) {
+    throw new Error(`sepbn_train: expects x, fc1, fc2, ${K} gammas, ${K} betas${running ? `, ${K} running means, ${K} running variances` : ''}${bias ? ', the bias' : ''} (${expected} inputs), got ${inputs.length}`);
+  }
+  return { x, fc1, fc2, sets, gammas: sets.slice(0, K), betas: sets.slice(K), state, bias: bias ? inputs[expected - 1] : undefined };
 }
 
 interface TrainDims {
@@ -72,32 +89,32 @@ interface TrainDims {
   H: number;
 }
 
-function trainDims([x, fc1, fc2, ...sets]: Shape[], attrs: SepBnTrainAttrs): TrainDims {
+function trainDims(shapes: Shape[], attrs: SepBnTrainAttrs): TrainDims {
   const op = 'sepbn_train';
+  const { x, fc1, fc2, sets, state, bias } = roles(shapes, attrs);
   if (x.length !== 4) throw new Error(`${op}: x must be NCHW (rank 4), got ${formatShape(x)}`);
   checkTrainable(op, x);
   const [N, C] = x;
   const K = attrs.K;
-  if (sets.length !== 2 * K && sets.length !== 4 * K) {
-    throw new Error(`${op}: expects ${K} gamma and ${K} beta vectors (then optionally ${K} running means and ${K} running variances), got ${sets.length} vectors`);
-  }
   const names = ['gamma', 'beta', 'running_mean', 'running_var'];
-  sets.forEach((s, i) => {
+  [...sets, ...state].forEach((s, i) => {
     if (s.length !== 1 || s[0] !== C) throw new Error(`${op}: ${names[Math.floor(i / K)]}_${i % K} must be [${C}], got ${formatShape(s)}`);
   });
+  if (bias && (bias.length !== 1 || bias[0] !== C)) throw new Error(`${op}: the bias must be [${C}], got ${formatShape(bias)}`);
   if (C % attrs.groups !== 0) throw new Error(`${op}: ${C} channels do not split into ${attrs.groups} equal groups`);
   const { H } = attentionDims(op, [N, C], fc1, fc2, attrs);
   if (attrs.pool && (x[2] % 2 !== 0 || x[3] % 2 !== 0)) throw new Error(`${op}: the fused 2x2 max pooling needs an even height and width, x is ${formatShape(x)}`);
   return { N, C, HW: x[2] * x[3], H };
 }
 
-/** Float64 forward: p, statistics (two passes), attention, mix, affine, LeakyReLU. */
-function cpuTrain([x, fc1, fc2, ...sets]: CpuView[], outputs: CpuView[], attrs: SepBnTrainAttrs): void {
+/** Float64 forward on x + b: p, statistics (two passes), attention, mix, affine, LeakyReLU, pooling, running statistics. */
+function cpuTrain(inputs: CpuView[], outputs: CpuView[], attrs: SepBnTrainAttrs): void {
+  const { x, fc1, fc2, gammas, betas, state, bias } = roles(inputs, attrs);
+  const { N, C, HW } = trainDims(inputs.map((v) => v.shape), attrs);
   const [, a, mean, variance, pooled, pre, gammaNC, betaNC] = outputs;
   const y = attrs.pool ? outputs[8] : outputs[0];
-  const { N, C, HW } = trainDims([x.shape, fc1.shape, fc2.shape, ...sets.map((s) => s.shape)], attrs);
   const { K, groups, eps, leakySlope, momentum } = attrs;
-  const at = (n: number, c: number, i: number) => x.data[(n * C + c) * HW + i];
+  const at = (n: number, c: number, i: number) => x.data[(n * C + c) * HW + i] + (bias ? bias.data[c] : 0);
   const pooledNC = new Float64Array(N * C);
   for (let c = 0; c < C; c++) {
     let total = 0;
@@ -114,8 +131,8 @@ function cpuTrain([x, fc1, fc2, ...sets]: CpuView[], outputs: CpuView[], attrs: 
     mean.data[c] = m;
     variance.data[c] = squares / (N * HW);
     // The running statistics take the unbiased variance, as PyTorch's.
-    for (let k = 0; k < sets.length / 2 - K; k++) {
-      const [runningMean, runningVar] = [sets[2 * K + k].data, sets[3 * K + k].data];
+    for (let k = 0; k < state.length / 2; k++) {
+      const [runningMean, runningVar] = [state[k].data, state[K + k].data];
       runningMean[c] = runningMean[c] * (1 - momentum) + m * momentum;
       runningVar[c] = runningVar[c] * (1 - momentum) + (squares / (N * HW - 1)) * momentum;
     }
@@ -128,8 +145,8 @@ function cpuTrain([x, fc1, fc2, ...sets]: CpuView[], outputs: CpuView[], attrs: 
       let gamma = 0;
       let beta = 0;
       for (let k = 0; k < K; k++) {
-        gamma += a.data[weights + k] * sets[k].data[c];
-        beta += a.data[weights + k] * sets[K + k].data[c];
+        gamma += a.data[weights + k] * gammas[k].data[c];
+        beta += a.data[weights + k] * betas[k].data[c];
       }
       gammaNC.data[n * C + c] = gamma;
       betaNC.data[n * C + c] = beta;
@@ -164,8 +181,8 @@ function cpuMaxPool2x2(y: CpuView, out: CpuView, argmax: CpuView): void {
 }
 
 /**
- * Inputs: x, fc1, fc2, the K gammas, the K betas, and optionally the K running means and K
- * running variances, which the op updates in place with `momentum`. Outputs: y (differentiable),
+ * Inputs: x, fc1, fc2, the K gammas, the K betas, with `running` the K running means and K running
+ * variances (updated in place), with `bias` the convolution's bias. Outputs: y (differentiable),
  * the attention a [N, G, K], the batch mean and biased variance [C], then what the backward rule
  * reads: p [C, N], pre [N, H], gamma_nc and beta_nc [N, C]. With `pool` the first output is the
  * pooled y [N, C, H/2, W/2], and y itself and the pooling's argmax (i32, pooled y's shape) follow.
@@ -183,42 +200,56 @@ export const sepBnTrainOp = defineOp<SepBnTrainAttrs>({
     return [pooled, ...saved, x, pooled];
   },
   cpu: cpuTrain,
-  webgpu: (rt, [x, fc1, fc2, ...sets], outputs, attrs) => {
+  webgpu: (rt, inputs, outputs, attrs) => {
+    const { x, fc1, fc2, sets, state, bias } = roles(inputs, attrs);
+    const { N, C, HW, H } = trainDims(inputs.map((v) => v.shape), attrs);
     const [, a, mean, variance, pooled, pre, gammaNC, betaNC] = outputs;
     const y = attrs.pool ? outputs[8] : outputs[0];
-    const { N, C, HW, H } = trainDims([x.shape, fc1.shape, fc2.shape, ...sets.map((s) => s.shape)], attrs);
     const K = attrs.K;
-    const running = sets.slice(2 * K);
-    const [slices, combine] = batchNormSampleStatsLaunches(x.shape, rt.kernels, { sets: running.length / 2, momentum: attrs.momentum }).launches;
     // The slice variances live only between the two dispatches; the pool may hand the buffer to
     // a later dispatch of the same submit, which runs after both.
     const sliceVariance = rt.pool.acquire(C * N * 4, 'sepbn_train slice variances');
-    rt.dispatch(slices, [x.buffer, pooled.buffer, sliceVariance]);
-    const runningBuffers = running.slice(0, K).flatMap((m, k) => [m.buffer, running[K + k].buffer]);
-    rt.dispatch(combine, [pooled.buffer, sliceVariance, mean.buffer, variance.buffer, ...runningBuffers]);
-    rt.pool.release(sliceVariance);
+    const [slices] = batchNormSampleStatsLaunches(x.shape, rt.kernels, bias !== undefined).launches;
+    rt.dispatch(slices, [x.buffer, pooled.buffer, sliceVariance, ...(bias ? [bias.buffer] : [])]);
     const attention = { ...attrs, poolScale: 1, pooledChannelsFirst: true };
-    rt.dispatch(sepBnAttentionLaunch({ N, C, H }, attention, K), [pooled.buffer, fc1.buffer, fc2.buffer, a.buffer, pre.buffer, ...sets.slice(0, 2 * K).map((s) => s.buffer), gammaNC.buffer, betaNC.buffer]);
+    rt.dispatch(sepBnAttentionLaunch({ N, C, H }, attention, K), [
+      pooled.buffer, fc1.buffer, fc2.buffer, a.buffer, pre.buffer, ...sets.map((s) => s.buffer), gammaNC.buffer, betaNC.buffer, sliceVariance, mean.buffer, variance.buffer,
+    ]);
+    rt.pool.release(sliceVariance);
     const slope = attrs.leakySlope;
-    const buffers = [x.buffer, mean.buffer, variance.buffer, gammaNC.buffer, betaNC.buffer, y.buffer, ...(attrs.pool ? [outputs[0].buffer, outputs[9].buffer] : [])];
-    const describe = `batch_norm_apply x[${x.shape}] gamma[${N},${C}]${slope === undefined ? '' : ' + leaky_relu'}${attrs.pool ? ' + max_pool2d 2x2' : ''}`;
-    dispatchApply(rt, { N, C, HW }, C, attrs.eps, slope, true, buffers, describe, attrs.pool ? x.shape[3] : undefined);
+    const runningPairs = state.slice(0, state.length / 2).flatMap((m, k) => [m.buffer, state[K + k].buffer]);
+    const buffers = [
+      x.buffer, mean.buffer, variance.buffer, gammaNC.buffer, betaNC.buffer, y.buffer,
+      ...(attrs.pool ? [outputs[0].buffer, outputs[9].buffer] : []), ...(bias ? [bias.buffer] : []), ...runningPairs,
+    ];
+    const describe = `batch_norm_apply x[${x.shape}]${bias ? ' + bias' : ''} gamma[${N},${C}]${slope === undefined ? '' : ' + leaky_relu'}${attrs.pool ? ' + max_pool2d 2x2' : ''}${attrs.running ? `, updating ${K} sets' running statistics` : ''}`;
+    dispatchApply(rt, { N, C, HW }, C, attrs.eps, slope, true, buffers, describe, {
+      poolWidth: attrs.pool ? x.shape[3] : undefined,
+      bias: bias !== undefined,
+      running: attrs.running ? { sets: K, momentum: attrs.momentum, count: N * HW } : undefined,
+    });
   },
-  backward: ({ grad, inputs: [x, fc1, fc2, ...rest], outputs, attrs, needs }) => {
+  backward: ({ grad, inputs, outputs, attrs, needs }) => {
+    const { x, fc1, fc2, sets, bias } = roles(inputs, attrs);
     const [, a, mean, variance, pooled, pre, gammaNC] = outputs;
     // With the pooling fused, grad is the pooled output's: passes 1 and 5 route it by argmax.
     const [y, argmax] = attrs.pool ? [outputs[8], outputs[9]] : [outputs[0], undefined];
-    const routing = argmax ? [argmax] : [];
-    const sets = rest.slice(0, 2 * attrs.K);
-    const norm = { eps: attrs.eps, slope: attrs.leakySlope };
-    const [sumDy, sumDyXhat] = applyAll(batchNormBackwardSumsOp, [x, grad, y, mean, variance, ...routing], norm);
+    const fused = [...(argmax ? [argmax] : []), ...(bias ? [bias] : [])];
+    const norm = { eps: attrs.eps, slope: attrs.leakySlope, pool: attrs.pool, bias: attrs.bias };
+    const [sumDy, sumDyXhat] = applyAll(batchNormBackwardSumsOp, [x, grad, y, mean, variance, ...fused], norm);
     const count = x.shape[0] * x.shape[2] * x.shape[3];
     const [A, B, ...setGrads] = applyAll(batchNormBackwardCoefficientsOp, [gammaNC, sumDy, sumDyXhat, a], { count });
     const [dlogit, dpre] = applyAll(sepBnTrainBackwardHiddenOp, [a, sumDy, sumDyXhat, pre, fc2, ...sets], attrs);
-    const attention = { ...attrs, poolScale: 1, pooledChannelsFirst: true };
-    const [dpooled, dfc1, dfc2] = applyAll(sepBnAttentionBackwardParamsOp, [dlogit, dpre, pre, pooled, fc1], attention);
-    const dx = needs[0] ? apply(batchNormBackwardInputOp, [x, grad, mean, variance, gammaNC, A, B, y, dpooled, ...routing], norm) : null;
-    return [dx, needs[1] ? dfc1 : null, needs[2] ? dfc2.reshape(fc2.shape) : null, ...setGrads.map((g, i) => (needs[3 + i] ? g : null))];
+    const attention = { ...attrs, poolScale: 1, pooledChannelsFirst: true, offsetGradient: attrs.bias };
+    const [dpooled, dfc1, dfc2, dbias] = applyAll(sepBnAttentionBackwardParamsOp, [dlogit, dpre, pre, pooled, fc1], attention);
+    const dx = needs[0] ? apply(batchNormBackwardInputOp, [x, grad, mean, variance, gammaNC, A, B, y, dpooled, ...fused], norm) : null;
+    const grads: Array<Tensor | null> = inputs.map(() => null);
+    grads[0] = dx;
+    grads[1] = needs[1] ? dfc1 : null;
+    grads[2] = needs[2] ? dfc2.reshape(fc2.shape) : null;
+    setGrads.forEach((g, i) => (grads[3 + i] = needs[3 + i] ? g : null));
+    if (bias) grads[inputs.length - 1] = needs[inputs.length - 1] ? dbias : null;
+    return grads;
   },
 });
 
@@ -228,7 +259,7 @@ export const sepBnTrainOp = defineOp<SepBnTrainAttrs>({
  */
 export const sepBnTrainBackwardHiddenOp = defineOp<SepBnTrainAttrs>({
   name: 'sepbn_train_backward_hidden',
-  inputs: ['a', 'sumDy', 'sumDyXhat', 'pre', 'fc2', ...setInputs],
+  inputs: ['a', 'sumDy', 'sumDyXhat', 'pre', 'fc2', ...setInputs.slice(0, 2 * MAX_SETS)],
   outputShapes: ([a, , , pre]) => [[a[0], a[1] * a[2]], pre],
   cpu: ([a, sumDy, sumDyXhat, pre, fc2, ...sets], [dlogit, dpre], attrs) => {
     const [N, G, K] = a.shape;
@@ -266,7 +297,10 @@ export interface SepBnTrainOpResult {
   variance: Tensor;
 }
 
-/** SepBN's training forward as one op (updating `running` when given); the caller checks trainOpFits first. */
+/**
+ * SepBN's training forward as one op (updating `running` when given; adding `bias`, the
+ * convolution's, to x when given); the caller checks trainOpFits first.
+ */
 export function sepBnTrainFused(
   x: Tensor,
   fc1: Tensor,
@@ -275,6 +309,7 @@ export function sepBnTrainFused(
   betas: Tensor[],
   options: { groups: number; temperature: number; eps?: number; slope?: number; leakySlope?: number; maxPool?: boolean },
   running?: SepBnTrainRunning,
+  bias?: Tensor,
 ): SepBnTrainOpResult {
   if (!(options.temperature > 0)) throw new Error(`sepbn_train: temperature must be positive, got ${options.temperature}`);
   const attrs: SepBnTrainAttrs = {
@@ -285,10 +320,12 @@ export function sepBnTrainFused(
     poolScale: 1,
     eps: options.eps ?? BN_EPS,
     leakySlope: options.leakySlope,
+    running: running !== undefined,
     momentum: running?.momentum ?? 0,
-    pool: options.maxPool,
+    bias: bias !== undefined,
+    pool: options.maxPool ?? false,
   };
   const state = running ? [...running.means, ...running.vars] : [];
-  const [y, attention, mean, variance] = applyAll(sepBnTrainOp, [x, fc1, fc2, ...gammas, ...betas, ...state], attrs);
+  const [y, attention, mean, variance] = applyAll(sepBnTrainOp, [x, fc1, fc2, ...gammas, ...betas, ...state, ...(bias ? [bias] : [])], attrs);
   return { y, attention, mean, variance };
 }
