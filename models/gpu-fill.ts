@@ -55,7 +55,8 @@ function fill(pass: string, plan: { launches: KernelLaunch[]; splits: number }):
 /**
  * The training step's passes under the hardware plan at a batch size: each convolution's forward,
  * input gradient (not the first layer's: the image needs none) and weight gradient, its bias
- * gradient, each normalisation's batch statistics, and fc1 and fc2's forward and both gradients.
+ * gradient (not under SepBN, which takes the bias over), each normalisation's batch statistics,
+ * and fc1 and fc2's forward and both gradients.
  * SepBN's attention matmuls ([N, C] by [C, C/10]) are too small to fill anything and are left out.
  */
 export function hardwarePlanFill(config: VanillaCnnConfig, batch: number, limits?: KernelLimits): PassFill[] {
@@ -66,7 +67,8 @@ export function hardwarePlanFill(config: VanillaCnnConfig, batch: number, limits
     if (i > 0) rows.push(fill(`${name} input gradient`, planConv2dBackwardInput(p, kernels)));
     rows.push(fill(`${name} weight gradient`, planConv2dBackwardWeight(p, kernels)));
     const y = [batch, p.Co, p.H, p.W];
-    rows.push(fill(`${name} bias gradient`, sumLaunches(y, [0, 2, 3], 1)));
+    // SepBN's training op takes the bias over: its gradient comes from the attention's backward pass.
+    if (config.norm !== 'sepbn') rows.push(fill(`${name} bias gradient`, sumLaunches(y, [0, 2, 3], 1)));
     // SepBN's training op cuts the statistics one slice a sample (its attention pools the slice means).
     if (config.norm === 'bn') rows.push(fill(`bn${i + 1} statistics`, batchNormStatsLaunches(y)));
     if (config.norm === 'sepbn') rows.push(fill(`bn${i + 1} statistics`, batchNormSampleStatsLaunches(y, kernels)));
