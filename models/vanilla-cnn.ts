@@ -83,7 +83,7 @@ export class VanillaCnn extends Module {
     this.convs.forEach((conv, i) => {
       const norm = this.norms[i];
       // The LeakyReLU runs inside the last pass of the normalisation, or of the convolution;
-      // the normalisation also ends with the max pooling (SepBN's training op runs it in that pass).
+      // the normalisation also ends with the max pooling (in training, in that same pass).
       if (norm instanceof SepBatchNorm2d && norm.training) {
         // SepBN in training takes the convolution's bias over: normalisation removes it from all
         // but the attention's pooled means, so its gradient comes from the attention's backward

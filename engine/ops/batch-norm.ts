@@ -17,6 +17,7 @@ import type { KernelChoice } from '../webgpu/kernel-plan.ts';
 import { defineUniformStruct, type KernelLaunch } from '../webgpu/launch.ts';
 import { add, leakyRelu, leakyReluBackwardOp, mul, rsqrt, sub } from './arith.ts';
 import { apply, applyAll, defineOp, type CpuView } from './op.ts';
+import { maxPool2d } from './pooling.ts';
 import { mean, splitReduction, sum, workgroupRows, type ReductionLaunches } from './reduce.ts';
 import { positive, type OpWitness } from './witness.ts';
 
@@ -186,6 +187,26 @@ function routedGrad(grad: CpuView, argmax: CpuView | undefined, x: Shape, k: num
   return argmax.ints![o] === i ? grad.data[o] : 0;
 }
 
+/** The fused 2x2 max pooling with stride 2 on the CPU, PyTorch's choice: row-major order, a later value wins when greater or NaN. */
+export function cpuMaxPool2x2(y: CpuView, out: CpuView, argmax: CpuView): void {
+  const [N, C, H, W] = y.shape;
+  const [Ho, Wo] = [H / 2, W / 2];
+  for (let plane = 0; plane < N * C; plane++) {
+    for (let oh = 0; oh < Ho; oh++) {
+      for (let ow = 0; ow < Wo; ow++) {
+        let where = 2 * oh * W + 2 * ow;
+        for (const flat of [2 * oh * W + 2 * ow + 1, (2 * oh + 1) * W + 2 * ow, (2 * oh + 1) * W + 2 * ow + 1]) {
+          const value = y.data[plane * H * W + flat];
+          if (value > y.data[plane * H * W + where] || Number.isNaN(value)) where = flat;
+        }
+        const o = plane * Ho * Wo + oh * Wo + ow;
+        out.data[o] = y.data[plane * H * W + where];
+        argmax.ints![o] = where;
+      }
+    }
+  }
+}
+
 /** Checks a bias added to x has one value a channel. */
 function checkBias(op: string, C: number, bias: Shape | undefined): void {
   if (bias && !(bias.length === 1 && bias[0] === C)) throw new Error(`${op}: bias must be [${C}], got ${formatShape(bias)}`);
@@ -204,19 +225,23 @@ interface NormAttrs {
   /** Set when a LeakyReLU with this negative slope is fused after the normalisation. */
   slope?: number;
   /**
-   * SepBN's training op (sep-batch-norm/train.ts): `pool`, the gradient is the fused 2x2 max
-   * pooling's and an argmax input routes it; `bias`, a bias input [C] was added to x in the forward
-   * pass (the convolution's, which that op adds itself). Those inputs follow the others, argmax first.
+   * What the normalisation's fused forward pass folded in, each adding an input after the fixed
+   * ones, in this order: `meansGradient` (input gradient only), SepBN's per-sample means fed its
+   * attention and dpooled [C, N] is their gradient; `pool`, the network's 2x2 max pooling followed,
+   * the gradient is its output's and an argmax input routes it; `bias`, a bias [C] was added to x
+   * (the convolution's, which SepBN's training op adds itself).
    */
+  meansGradient?: boolean;
   pool?: boolean;
   bias?: boolean;
 }
 
-/** The argmax and bias inputs after the `first` fixed ones, as NormAttrs says which are there. */
-function fusedInputs<T>(inputs: T[], first: number, { pool, bias }: NormAttrs): { argmax?: T; bias?: T } {
+/** The inputs after the `first` fixed ones, as NormAttrs says which are there. */
+function fusedInputs<T>(inputs: T[], first: number, { meansGradient, pool, bias }: NormAttrs): { dpooled?: T; argmax?: T; bias?: T } {
   const rest = inputs.slice(first);
+  const dpooled = meansGradient ? rest.shift() : undefined;
   const argmax = pool ? rest.shift() : undefined;
-  return { argmax, bias: bias ? rest.shift() : undefined };
+  return { dpooled, argmax, bias: bias ? rest.shift() : undefined };
 }
 
 /** The uniform struct of batch_norm_backward_reduce.wgsl. */
@@ -332,21 +357,20 @@ const BatchNormBackwardApplyParams = defineUniformStruct('BatchNormBackwardApply
  */
 export const batchNormBackwardInputOp = defineOp<NormAttrs>({
   name: 'batch_norm_backward_input',
-  inputs: ['x', 'grad', 'mean', 'variance', 'gamma', 'A', 'B', 'output', 'dpooled?', 'argmax or bias?', 'bias?'],
+  inputs: ['x', 'grad', 'mean', 'variance', 'gamma', 'A', 'B', 'output', 'dpooled, argmax or bias?', 'argmax or bias?', 'bias?'],
   outputShapes: (shapes, attrs) => {
-    const [x, grad, , , , , , , dpooled] = shapes;
-    const { argmax, bias } = fusedInputs(shapes, 9, attrs);
+    const [x, grad] = shapes;
+    const { dpooled, argmax, bias } = fusedInputs(shapes, 8, attrs);
     checkPooledGrad('batch_norm_backward_input', x, grad, argmax);
     checkBias('batch_norm_backward_input', x[1], bias);
-    if ((argmax || bias) && !dpooled) throw new Error('batch_norm_backward_input: argmax and bias come after dpooled, which is missing');
     if (dpooled && !(dpooled.length === 2 && dpooled[0] === x[1] && dpooled[1] === x[0])) {
       throw new Error(`batch_norm_backward_input: dpooled must be [C, N] = [${x[1]},${x[0]}], got ${formatShape(dpooled)}`);
     }
     return [x];
   },
   cpu: (inputs, [dx], attrs) => {
-    const [x, dy, m, v, gamma, A, B, out, dpooled] = inputs;
-    const { argmax, bias } = fusedInputs(inputs, 9, attrs);
+    const [x, dy, m, v, gamma, A, B, out] = inputs;
+    const { dpooled, argmax, bias } = fusedInputs(inputs, 8, attrs);
     const { eps, slope } = attrs;
     const { N, C, HW } = dims('batch_norm_backward_input', x.shape);
     const stride = gamma.shape[0] === 1 ? 0 : C;
@@ -364,8 +388,8 @@ export const batchNormBackwardInputOp = defineOp<NormAttrs>({
     }
   },
   webgpu: (rt, inputs, [dx], attrs) => {
-    const [x, dy, m, v, gamma, A, B, out, dpooled] = inputs;
-    const { argmax, bias } = fusedInputs(inputs, 9, attrs);
+    const [x, dy, m, v, gamma, A, B, out] = inputs;
+    const { dpooled, argmax, bias } = fusedInputs(inputs, 8, attrs);
     const { eps, slope } = attrs;
     const d = dims('batch_norm_backward_input', x.shape);
     const total = d.N * d.C * d.HW;
@@ -569,23 +593,36 @@ export function batchNormSampleStatsLaunches(x: Shape, kernels: KernelChoice, bi
   return { launches: [slices], scratchFloats: C * N, splits: N };
 }
 
-/** Training-mode batch norm (then the optional LeakyReLU): outputs y, then the batch mean and biased variance ([C] each). */
+/**
+ * Training-mode batch norm (then the optional LeakyReLU): outputs y, then the batch mean and
+ * biased variance ([C] each). With attrs.pool the network's 2x2 max pooling runs in the same last
+ * pass: the first output is the pooled y, and y itself and the pooling's argmax (i32) follow.
+ */
 export const batchNormTrainOp = defineOp<NormAttrs>({
   name: 'batch_norm_train',
   inputs: ['x', 'gamma', 'beta'],
-  outputShapes: ([x, gamma, beta]) => {
+  outputDtypes: ['f32', 'f32', 'f32', 'f32', 'i32'],
+  outputShapes: ([x, gamma, beta], { pool }) => {
     const d = dims('batch_norm_train', x);
     affineStride('batch_norm_train', 'gamma', d, gamma);
     affineStride('batch_norm_train', 'beta', d, beta);
     checkTrainable('batch_norm_train', x);
-    return [x, [d.C], [d.C]];
+    if (!pool) return [x, [d.C], [d.C]];
+    if (x[2] % 2 !== 0 || x[3] % 2 !== 0) throw new Error(`batch_norm_train: the fused 2x2 max pooling needs an even height and width, x is ${formatShape(x)}`);
+    const pooled = [d.N, d.C, x[2] / 2, x[3] / 2];
+    return [pooled, [d.C], [d.C], x, pooled];
   },
-  cpu: ([x, gamma, beta], [y, m, v], { eps, slope }) => {
+  cpu: ([x, gamma, beta], outputs, { eps, slope, pool }) => {
+    const [, m, v] = outputs;
+    const y = pool ? outputs[3] : outputs[0];
     const d = dims('batch_norm_train', x.shape);
     cpuStats(x, d, m.data, v.data);
     cpuApply(x, gamma, beta, d, y.data, eps, slope, [m.data, v.data]);
+    if (pool) cpuMaxPool2x2(y, outputs[0], outputs[4]);
   },
-  webgpu: (rt, [x, gamma, beta], [y, m, v], { eps, slope }) => {
+  webgpu: (rt, [x, gamma, beta], outputs, { eps, slope, pool }) => {
+    const [, m, v] = outputs;
+    const y = pool ? outputs[3] : outputs[0];
     const d = dims('batch_norm_train', x.shape);
     const stats = batchNormStatsLaunches(x.shape);
     if (stats.launches.length === 1) {
@@ -601,15 +638,20 @@ export const batchNormTrainOp = defineOp<NormAttrs>({
       rt.pool.release(sliceVariance);
     }
     const stride = affineStride('batch_norm_train', 'gamma', d, gamma.shape);
-    dispatchApply(rt, d, stride, eps, slope, true, [x.buffer, m.buffer, v.buffer, gamma.buffer, beta.buffer, y.buffer], `batch_norm_apply x[${x.shape}] gamma[${gamma.shape}]${slope === undefined ? '' : ' + leaky_relu'}`);
+    const buffers = [x.buffer, m.buffer, v.buffer, gamma.buffer, beta.buffer, y.buffer, ...(pool ? [outputs[0].buffer, outputs[4].buffer] : [])];
+    const describe = `batch_norm_apply x[${x.shape}] gamma[${gamma.shape}]${slope === undefined ? '' : ' + leaky_relu'}${pool ? ' + max_pool2d 2x2' : ''}`;
+    dispatchApply(rt, d, stride, eps, slope, true, buffers, describe, { poolWidth: pool ? x.shape[3] : undefined });
   },
-  backward: ({ grad, inputs: [x, gamma, beta], outputs: [y, m, v], attrs, needs }) => {
-    const [sumDy, sumDyXhat] = applyAll(batchNormBackwardSumsOp, [x, grad, y, m, v], attrs);
+  // With the pooling fused, grad is the pooled output's: the reduction and dx route it by argmax.
+  backward: ({ grad, inputs: [x, gamma, beta], outputs, attrs, needs }) => {
+    const [, m, v] = outputs;
+    const [y, routing] = attrs.pool ? [outputs[3], [outputs[4]]] : [outputs[0], []];
+    const [sumDy, sumDyXhat] = applyAll(batchNormBackwardSumsOp, [x, grad, y, m, v, ...routing], attrs);
     let dx: Tensor | null = null;
     if (needs[0]) {
       const count = x.shape[0] * x.shape[2] * x.shape[3];
       const [A, B] = applyAll(batchNormBackwardCoefficientsOp, [gamma, sumDy, sumDyXhat], { count });
-      dx = apply(batchNormBackwardInputOp, [x, grad, m, v, gamma, A, B, y], attrs);
+      dx = apply(batchNormBackwardInputOp, [x, grad, m, v, gamma, A, B, y, ...routing], attrs);
     }
     return [dx, needs[1] ? toParamShape(sumDyXhat, gamma) : null, needs[2] ? toParamShape(sumDy, beta) : null];
   },
@@ -640,10 +682,15 @@ export const channelAffineOp = defineOp<{ slope?: number }>({
   },
 });
 
-/** Fused training-mode batch norm (and LeakyReLU with `leakySlope`): y, and the batch statistics for the running averages. */
-export function batchNormTrain(x: Tensor, gamma: Tensor, beta: Tensor, eps = BN_EPS, leakySlope?: number): { y: Tensor; mean: Tensor; variance: Tensor } {
-  const [y, m, v] = applyAll(batchNormTrainOp, [x, gamma, beta], { eps, slope: leakySlope });
-  return { y, mean: m, variance: v };
+/**
+ * Fused training-mode batch norm (and LeakyReLU with `leakySlope`, and the network's 2x2 max
+ * pooling with `maxPool`, in the same pass where x's height and width are even): y (pooled with
+ * maxPool), and the batch statistics for the running averages.
+ */
+export function batchNormTrain(x: Tensor, gamma: Tensor, beta: Tensor, eps = BN_EPS, leakySlope?: number, maxPool = false): { y: Tensor; mean: Tensor; variance: Tensor } {
+  const fusePool = maxPool && x.shape[2] % 2 === 0 && x.shape[3] % 2 === 0;
+  const [y, m, v] = applyAll(batchNormTrainOp, [x, gamma, beta], { eps, slope: leakySlope, pool: fusePool });
+  return { y: maxPool && !fusePool ? maxPool2d(y, 2) : y, mean: m, variance: v };
 }
 
 export function channelAffine(x: Tensor, scaleNC: Tensor, shiftNC: Tensor, leakySlope?: number): Tensor {
@@ -669,6 +716,7 @@ export function batchNormTrainComposite(x: Tensor, gamma: Tensor, beta: Tensor, 
 
 const trainY = ([x, g, b]: Tensor[]) => batchNormTrain(x, g, b).y;
 const trainLeakyY = ([x, g, b]: Tensor[]) => batchNormTrain(x, g, b, BN_EPS, 0.1).y;
+const trainPooledY = ([x, g, b]: Tensor[]) => batchNormTrain(x, g, b, BN_EPS, 0.1, true).y;
 
 export const witnesses: OpWitness[] = [
   {
@@ -696,6 +744,8 @@ export const witnesses: OpWitness[] = [
       },
       { label: 'x[3,5,4,3] gamma[3,5] + leaky_relu(0.1) fused', inputs: [{ shape: [3, 5, 4, 3] }, { shape: [3, 5] }, { shape: [3, 5] }], call: trainLeakyY },
       { label: 'x[2,4,3,5] gamma[1,4] + leaky_relu(0.1) fused', inputs: [{ shape: [2, 4, 3, 5] }, { shape: [1, 4] }, { shape: [1, 4] }], call: trainLeakyY },
+      { label: 'x[2,4,4,6] gamma[1,4] + leaky_relu(0.1) + max_pool2d fused', inputs: [{ shape: [2, 4, 4, 6] }, { shape: [1, 4] }, { shape: [1, 4] }], call: trainPooledY },
+      { label: 'x[2,3,3,5] gamma[1,3] + leaky_relu(0.1) + max_pool2d (odd: pooled apart)', inputs: [{ shape: [2, 3, 3, 5] }, { shape: [1, 3] }, { shape: [1, 3] }], call: trainPooledY },
       {
         label: 'composite spec x[2,3,4,5] gamma[2,3]',
         inputs: [{ shape: [2, 3, 4, 5] }, { shape: [2, 3] }, { shape: [2, 3] }],

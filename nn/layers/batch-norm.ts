@@ -37,19 +37,18 @@ export class BatchNorm2d extends Module {
     return { scale: s, shift: sub(this.bias, mul(s, this.runningMean)) };
   }
 
-  /** With leakySlope, the LeakyReLU that follows runs in the same passes; with maxPool, the network's 2x2 max pooling follows. */
+  /**
+   * With leakySlope, the LeakyReLU that follows runs in the same passes; with maxPool, the
+   * network's 2x2 max pooling follows (in training in the normalisation's last pass).
+   */
   forward(x: Tensor, leakySlope?: number, maxPool = false): Tensor {
-    const y = this.normalise(x, leakySlope);
-    return maxPool ? maxPool2d(y, 2) : y;
-  }
-
-  private normalise(x: Tensor, leakySlope: number | undefined): Tensor {
     const C = this.channels;
     if (!this.training) {
       const { scale: s, shift } = this.evalAffine();
-      return channelAffine(x, s.reshape([1, C]), shift.reshape([1, C]), leakySlope);
+      const y = channelAffine(x, s.reshape([1, C]), shift.reshape([1, C]), leakySlope);
+      return maxPool ? maxPool2d(y, 2) : y;
     }
-    const { y, mean, variance } = batchNormTrain(x, this.weight.reshape([1, C]), this.bias.reshape([1, C]), this.eps, leakySlope);
+    const { y, mean, variance } = batchNormTrain(x, this.weight.reshape([1, C]), this.bias.reshape([1, C]), this.eps, leakySlope, maxPool);
     updateRunningStatistics([this.runningStatistics], mean, variance, x.shape[0] * x.shape[2] * x.shape[3], this.momentum);
     this.numBatchesTracked.value++;
     return y;

@@ -1,4 +1,4 @@
-// The grads command on both backends for both networks: every gradient, output, running statistic
+// The grads command on both backends for the three networks: every gradient, output, running statistic
 // and optimizer step of the WebGPU kernels against the Float64 CPU reference, relative to the
 // largest magnitude of each tensor (the bar the issue sets against PyTorch).
 import t from 'tap';
@@ -45,7 +45,7 @@ t.before(async () => {
   ]);
 });
 
-for (const model of ['baseline', 'sepbn'] as const) {
+for (const model of ['baseline', 'bn', 'sepbn'] as const) {
   t.test(`${model}: WebGPU agrees with the Float64 CPU reference`, async (t) => {
     if (gpuSkipped(t)) return;
     await useBackend('cpu');

@@ -37,7 +37,7 @@
 import { gpuRuntime } from '../../backend.ts';
 import { formatShape, type Shape } from '../../shape.ts';
 import type { BackendName, Tensor } from '../../tensor.ts';
-import { BN_EPS, batchNormBackwardCoefficientsOp, batchNormBackwardInputOp, batchNormBackwardSumsOp, batchNormSampleStatsLaunches, checkTrainable, dispatchApply } from '../batch-norm.ts';
+import { BN_EPS, batchNormBackwardCoefficientsOp, batchNormBackwardInputOp, batchNormBackwardSumsOp, batchNormSampleStatsLaunches, checkTrainable, cpuMaxPool2x2, dispatchApply } from '../batch-norm.ts';
 import { apply, applyAll, defineOp, type CpuView } from '../op.ts';
 import { attentionDims, cpuAttention, cpuAttentionBackwardHidden, sepBnAttentionBackwardHiddenLaunch, sepBnAttentionBackwardParamsOp, sepBnAttentionLaunch, type AttentionAttrs } from './attention.ts';
 
@@ -160,25 +160,6 @@ function cpuTrain(inputs: CpuView[], outputs: CpuView[], attrs: SepBnTrainAttrs)
   if (attrs.pool) cpuMaxPool2x2(y, outputs[0], outputs[9]);
 }
 
-/** 2x2 max pooling with stride 2 and PyTorch's choice: row-major order, a later value wins when greater or NaN. */
-function cpuMaxPool2x2(y: CpuView, out: CpuView, argmax: CpuView): void {
-  const [N, C, H, W] = y.shape;
-  const [Ho, Wo] = [H / 2, W / 2];
-  for (let plane = 0; plane < N * C; plane++) {
-    for (let oh = 0; oh < Ho; oh++) {
-      for (let ow = 0; ow < Wo; ow++) {
-        let where = 2 * oh * W + 2 * ow;
-        for (const flat of [2 * oh * W + 2 * ow + 1, (2 * oh + 1) * W + 2 * ow, (2 * oh + 1) * W + 2 * ow + 1]) {
-          const value = y.data[plane * H * W + flat];
-          if (value > y.data[plane * H * W + where] || Number.isNaN(value)) where = flat;
-        }
-        const o = plane * Ho * Wo + oh * Wo + ow;
-        out.data[o] = y.data[plane * H * W + where];
-        argmax.ints![o] = where;
-      }
-    }
-  }
-}
 
 /**
  * Inputs: x, fc1, fc2, the K gammas, the K betas, with `running` the K running means and K running
@@ -236,13 +217,14 @@ export const sepBnTrainOp = defineOp<SepBnTrainAttrs>({
     const [y, argmax] = attrs.pool ? [outputs[8], outputs[9]] : [outputs[0], undefined];
     const fused = [...(argmax ? [argmax] : []), ...(bias ? [bias] : [])];
     const norm = { eps: attrs.eps, slope: attrs.leakySlope, pool: attrs.pool, bias: attrs.bias };
+    const normWithMeans = { ...norm, meansGradient: true };
     const [sumDy, sumDyXhat] = applyAll(batchNormBackwardSumsOp, [x, grad, y, mean, variance, ...fused], norm);
     const count = x.shape[0] * x.shape[2] * x.shape[3];
     const [A, B, ...setGrads] = applyAll(batchNormBackwardCoefficientsOp, [gammaNC, sumDy, sumDyXhat, a], { count });
     const [dlogit, dpre] = applyAll(sepBnTrainBackwardHiddenOp, [a, sumDy, sumDyXhat, pre, fc2, ...sets], attrs);
     const attention = { ...attrs, poolScale: 1, pooledChannelsFirst: true, offsetGradient: attrs.bias };
     const [dpooled, dfc1, dfc2, dbias] = applyAll(sepBnAttentionBackwardParamsOp, [dlogit, dpre, pre, pooled, fc1], attention);
-    const dx = needs[0] ? apply(batchNormBackwardInputOp, [x, grad, mean, variance, gammaNC, A, B, y, dpooled, ...fused], norm) : null;
+    const dx = needs[0] ? apply(batchNormBackwardInputOp, [x, grad, mean, variance, gammaNC, A, B, y, dpooled, ...fused], normWithMeans) : null;
     const grads: Array<Tensor | null> = inputs.map(() => null);
     grads[0] = dx;
     grads[1] = needs[1] ? dfc1 : null;
