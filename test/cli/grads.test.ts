@@ -57,15 +57,23 @@ for (const model of ['baseline', 'bn', 'sepbn'] as const) {
       if (/\.bn\.\d\.(weight|bias)$/.test(name)) assignValues(p, Array.from({ length: p.size }, () => (name.endsWith('weight') ? rng.uniform(0.5, 1.5) : rng.uniform(-0.5, 0.5))));
     }
     await saveStateDict(weights, net);
+    let compiled: string[] = [];
     const run = (backend: string) => {
       const out = join(dir, `${model}-${backend}.safetensors`);
       const args = ['cli/grads.js', '--model', model, '--width', String(WIDTH), '--weights', weights, '--batch', join(dir, 'batch.safetensors'), '--out', out, '--optimizer', 'sgd', '--temperature', '2', '--backend', backend];
-      const r = spawnSync(process.execPath, args, { cwd: root, encoding: 'utf8' });
-      t.equal(r.status, 0, `${backend} run: ${r.stderr.split('\n').filter((l) => !l.startsWith('Warning')).join(' ')}`);
+      // SEPBN_PRINT_WGSL=1 names every kernel compiled, so the run shows which plan it took.
+      const r = spawnSync(process.execPath, args, { cwd: root, encoding: 'utf8', env: { ...process.env, SEPBN_PRINT_WGSL: '1' } });
+      const messages = r.stderr.split('\n').filter((l) => l.startsWith('Error') || l.includes('error'));
+      t.equal(r.status, 0, `${backend} run${r.status === 0 ? '' : `: ${messages.join(' ') || r.stderr.slice(-2000)}`}`);
+      if (backend === 'webgpu') compiled = [...r.stderr.matchAll(/^--- compiling (\S+)\.wgsl/gm)].map((m) => m[1]);
       return readSafetensors(out).tensors;
     };
     const cpu = run('cpu');
     const gpu = run('webgpu');
+    t.ok(compiled.length > 0, `the WebGPU run named the ${compiled.length} kernels it compiled`);
+    const special = [...new Set(compiled.filter((k) => /subgroup|narrow/.test(k)))];
+    if (process.env.SEPBN_KERNEL_PLAN === 'hardware') t.same(special, [], 'the hardware plan compiled none of the subgroup or narrow kernels');
+    else t.comment(`the adapter's own plan compiled ${special.length ? special.join(', ') : 'no subgroup or narrow kernel'}`);
     t.same([...gpu.keys()].sort(), [...cpu.keys()].sort(), 'the same tensors');
     t.ok(cpu.has('grad.conv1.weight') && cpu.has('eval_output') && cpu.has('sgd.fc2.bias'));
     if (model === 'sepbn') t.ok(cpu.has('buffer.bn3.bn.2.running_var') && cpu.has('grad.bn6.fc2.weight'));
