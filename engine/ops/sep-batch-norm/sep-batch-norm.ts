@@ -125,14 +125,22 @@ export function sepBatchNormTrain(x: Tensor, w: SepBnWeights, options: SepBnOpti
     sepBnAttentionShapes(x, w, options);
     return sepBnTrainFused(x, w.fc1, w.fc2, w.gammas, w.betas, options, running, convBias);
   }
+  return sepBatchNormTrainChain(x, w, options, fused, running, convBias);
+}
+
+/**
+ * Training mode as a chain of ops, each its own tape node: fused kernels (attention, mix, batch
+ * norm; what an adapter that cannot bind the one op's buffers runs) or primitive ones.
+ */
+export function sepBatchNormTrainChain(x: Tensor, w: SepBnWeights, options: SepBnOptions, fused: boolean, running?: SepBnRunning & { momentum: number }, convBias?: Tensor): SepBnTrainResult {
   if (convBias) x = add(x, convBias.reshape([1, convBias.size, 1, 1]));
-  const result = sepBatchNormTrainChain(x, w, options, fused);
+  const result = sepBatchNormTrainLayer(x, w, options, fused);
   if (running) updateSetStatistics(running, result, x.shape[0] * x.shape[2] * x.shape[3], running.momentum);
   return options.maxPool ? { ...result, y: maxPool2d(result.y, 2) } : result;
 }
 
-/** Training mode as a chain of ops: fused kernels (attention, mix, batch norm) or primitive ones. */
-function sepBatchNormTrainChain(x: Tensor, w: SepBnWeights, options: SepBnOptions, fused: boolean): SepBnTrainResult {
+/** The normalisation itself, in the chain's ops. */
+function sepBatchNormTrainLayer(x: Tensor, w: SepBnWeights, options: SepBnOptions, fused: boolean): SepBnTrainResult {
   const attention = sepBnAttention(x, w, options, fused);
   const mix = fused ? mixAffine : mixAffineComposite;
   const gammaNC = mix(attention, w.gammas);
