@@ -17,7 +17,7 @@ import type { KernelChoice } from '../webgpu/kernel-plan.ts';
 import { defineUniformStruct, type KernelLaunch } from '../webgpu/launch.ts';
 import { add, leakyRelu, leakyReluBackwardOp, mul, rsqrt, sub } from './arith.ts';
 import { apply, applyAll, defineOp, type CpuView } from './op.ts';
-import { maxPool2d } from './pooling.ts';
+import { cpuMaxPool2d, maxPool2d } from './pooling.ts';
 import { mean, splitReduction, sum, workgroupRows, type ReductionLaunches } from './reduce.ts';
 import { positive, type OpWitness } from './witness.ts';
 
@@ -187,25 +187,6 @@ function routedGrad(grad: CpuView, argmax: CpuView | undefined, x: Shape, k: num
   return argmax.ints![o] === i ? grad.data[o] : 0;
 }
 
-/** The fused 2x2 max pooling with stride 2 on the CPU, PyTorch's choice: row-major order, a later value wins when greater or NaN. */
-export function cpuMaxPool2x2(y: CpuView, out: CpuView, argmax: CpuView): void {
-  const [N, C, H, W] = y.shape;
-  const [Ho, Wo] = [H / 2, W / 2];
-  for (let plane = 0; plane < N * C; plane++) {
-    for (let oh = 0; oh < Ho; oh++) {
-      for (let ow = 0; ow < Wo; ow++) {
-        let where = 2 * oh * W + 2 * ow;
-        for (const flat of [2 * oh * W + 2 * ow + 1, (2 * oh + 1) * W + 2 * ow, (2 * oh + 1) * W + 2 * ow + 1]) {
-          const value = y.data[plane * H * W + flat];
-          if (value > y.data[plane * H * W + where] || Number.isNaN(value)) where = flat;
-        }
-        const o = plane * Ho * Wo + oh * Wo + ow;
-        out.data[o] = y.data[plane * H * W + where];
-        argmax.ints![o] = where;
-      }
-    }
-  }
-}
 
 /** Checks a bias added to x has one value a channel. */
 function checkBias(op: string, C: number, bias: Shape | undefined): void {
@@ -618,7 +599,7 @@ export const batchNormTrainOp = defineOp<NormAttrs>({
     const d = dims('batch_norm_train', x.shape);
     cpuStats(x, d, m.data, v.data);
     cpuApply(x, gamma, beta, d, y.data, eps, slope, [m.data, v.data]);
-    if (pool) cpuMaxPool2x2(y, outputs[0], outputs[4]);
+    if (pool) cpuMaxPool2d(y, outputs[0], outputs[4], { kernel: 2, stride: 2, pad: 0 });
   },
   webgpu: (rt, [x, gamma, beta], outputs, { eps, slope, pool }) => {
     const [, m, v] = outputs;

@@ -4,7 +4,7 @@
 import { formatShape, type Shape } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
 import { maxPool2dBackwardLaunch, maxPool2dForwardLaunch, maxPool2dOutputSize, type MaxPool2dProblem } from './max-pool2d-launch.ts';
-import { apply, applyAll, defineOp } from './op.ts';
+import { apply, applyAll, defineOp, type CpuView } from './op.ts';
 import { mean } from './reduce.ts';
 import type { OpWitness } from './witness.ts';
 
@@ -45,40 +45,43 @@ export const maxPool2dOp = defineOp<MaxPool2dAttrs>({
     if (Ho < 1 || Wo < 1) throw new Error(`max_pool2d: a ${attrs.kernel}x${attrs.kernel} window does not fit x ${formatShape(x)}`);
     return [[p.N, p.C, Ho, Wo], [p.N, p.C, Ho, Wo]];
   },
-  cpu: ([x], [y, argmax], attrs) => {
-    const p = problem(x.shape, attrs);
-    const { Ho, Wo } = maxPool2dOutputSize(p);
-    for (let nc = 0; nc < p.N * p.C; nc++) {
-      for (let oh = 0; oh < Ho; oh++) {
-        for (let ow = 0; ow < Wo; ow++) {
-          let best = -Infinity;
-          let where = -1;
-          for (let kh = 0; kh < p.KH; kh++) {
-            const ih = oh * p.stride - p.pad + kh;
-            if (ih < 0 || ih >= p.H) continue;
-            for (let kw = 0; kw < p.KW; kw++) {
-              const iw = ow * p.stride - p.pad + kw;
-              if (iw < 0 || iw >= p.W) continue;
-              const v = x.data[(nc * p.H + ih) * p.W + iw];
-              // Strictly greater keeps the first of equal maxima; any NaN takes over, as in PyTorch.
-              if (where < 0 || v > best || Number.isNaN(v)) {
-                best = v;
-                where = ih * p.W + iw;
-              }
-            }
-          }
-          const o = (nc * Ho + oh) * Wo + ow;
-          y.data[o] = best;
-          argmax.ints![o] = where;
-        }
-      }
-    }
-  },
+  cpu: ([x], [y, argmax], attrs) => cpuMaxPool2d(x, y, argmax, attrs),
   webgpu: (rt, [x], [y, argmax], attrs) => rt.dispatch(maxPool2dForwardLaunch(problem(x.shape, attrs)), [x.buffer, y.buffer, argmax.buffer]),
   backward: ({ grad, inputs: [x], outputs: [, argmax], attrs }) => [
     apply(maxPool2dBackwardOp, [grad, argmax], { ...attrs, H: x.shape[2], W: x.shape[3] }),
   ],
 });
+
+/** Float64 max pooling with PyTorch's choice of argmax (also the normalisations' fused pooling's CPU side). */
+export function cpuMaxPool2d(x: CpuView, y: CpuView, argmax: CpuView, attrs: MaxPool2dAttrs): void {
+  const p = problem(x.shape, attrs);
+  const { Ho, Wo } = maxPool2dOutputSize(p);
+  for (let nc = 0; nc < p.N * p.C; nc++) {
+    for (let oh = 0; oh < Ho; oh++) {
+      for (let ow = 0; ow < Wo; ow++) {
+        let best = -Infinity;
+        let where = -1;
+        for (let kh = 0; kh < p.KH; kh++) {
+          const ih = oh * p.stride - p.pad + kh;
+          if (ih < 0 || ih >= p.H) continue;
+          for (let kw = 0; kw < p.KW; kw++) {
+            const iw = ow * p.stride - p.pad + kw;
+            if (iw < 0 || iw >= p.W) continue;
+            const v = x.data[(nc * p.H + ih) * p.W + iw];
+            // Strictly greater keeps the first of equal maxima; any NaN takes over, as in PyTorch.
+            if (where < 0 || v > best || Number.isNaN(v)) {
+              best = v;
+              where = ih * p.W + iw;
+            }
+          }
+        }
+        const o = (nc * Ho + oh) * Wo + ow;
+        y.data[o] = best;
+        argmax.ints![o] = where;
+      }
+    }
+  }
+}
 
 /** PyTorch's MaxPool2d(kernel, stride = kernel, padding). */
 export function maxPool2d(x: Tensor, kernel = 2, stride = kernel, pad = 0): Tensor {

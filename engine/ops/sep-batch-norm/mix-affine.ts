@@ -16,7 +16,7 @@ import type { Tensor } from '../../tensor.ts';
 import { ceilDiv, defineUniformStruct } from '../../webgpu/launch.ts';
 import { elementwiseGrid } from '../../webgpu/grid.ts';
 import type { WebGpuRuntime } from '../../webgpu/runtime.ts';
-import { apply, applyAll, defineOp } from '../op.ts';
+import { apply, applyAll, defineOp, type CpuView } from '../op.ts';
 import type { OpWitness } from '../witness.ts';
 
 /** The sets one mix takes at most (each set's vector is a binding of its own). */
@@ -78,16 +78,8 @@ export const mixAffineOp = defineOp<Record<string, never>>({
     return [[N, C]];
   },
   cpu: ([a, ...params], [out]) => {
-    const { N, G, K, C } = mixDims('mix_affine', a.shape, params.map((p) => p.shape));
-    const perGroup = C / G;
-    for (let n = 0; n < N; n++) {
-      for (let c = 0; c < C; c++) {
-        const weights = (n * G + Math.floor(c / perGroup)) * K;
-        let value = 0;
-        for (let k = 0; k < K; k++) value += a.data[weights + k] * params[k].data[c];
-        out.data[n * C + c] = value;
-      }
-    }
+    mixDims('mix_affine', a.shape, params.map((p) => p.shape));
+    cpuMixAffine(a, params, out.data);
   },
   webgpu: (rt, [a, ...params], [out]) => {
     const { N, G, K, C } = mixDims('mix_affine', a.shape, params.map((p) => p.shape));
@@ -123,15 +115,8 @@ export const mixAffineBackwardOp = defineOp<Record<string, never>>({
   cpu: ([grad, a, ...params], [da, ...dp]) => {
     const { N, G, K, C } = mixDims('mix_affine_backward', a.shape, params.map((p) => p.shape));
     const perGroup = C / G;
-    for (let n = 0; n < N; n++) {
-      for (let g = 0; g < G; g++) {
-        for (let k = 0; k < K; k++) {
-          let s = 0;
-          for (let c = g * perGroup; c < (g + 1) * perGroup; c++) s += grad.data[n * C + c] * params[k].data[c];
-          da.data[(n * G + g) * K + k] = s;
-        }
-      }
-    }
+    da.data.fill(0);
+    addMixAttentionGrad(grad.data, a.shape, params, da.data);
     for (let k = 0; k < K; k++) {
       for (let c = 0; c < C; c++) {
         let s = 0;
@@ -158,6 +143,36 @@ export const mixAffineBackwardOp = defineOp<Record<string, never>>({
     );
   },
 });
+
+/** Float64 out[n, c] = sum_k a[n, g(c), k] · params_k[c] (k ascending); SepBN's training op mixes with it too. */
+export function cpuMixAffine(a: CpuView, params: CpuView[], out: Float64Array): void {
+  const [N, G, K] = a.shape;
+  const C = params[0].shape[0];
+  const perGroup = C / G;
+  for (let n = 0; n < N; n++) {
+    for (let c = 0; c < C; c++) {
+      const weights = (n * G + Math.floor(c / perGroup)) * K;
+      let value = 0;
+      for (let k = 0; k < K; k++) value += a.data[weights + k] * params[k].data[c];
+      out[n * C + c] = value;
+    }
+  }
+}
+
+/** Float64 da[n, g, k] += sum_{c in group g} grad[n, c] · params_k[c], for a of shape [N, G, K]; SepBN's training op sums two such terms. */
+export function addMixAttentionGrad(grad: Float64Array, [N, G, K]: Shape, params: CpuView[], da: Float64Array): void {
+  const C = params[0].shape[0];
+  const perGroup = C / G;
+  for (let n = 0; n < N; n++) {
+    for (let g = 0; g < G; g++) {
+      for (let k = 0; k < K; k++) {
+        let s = 0;
+        for (let c = g * perGroup; c < (g + 1) * perGroup; c++) s += grad[n * C + c] * params[k].data[c];
+        da[(n * G + g) * K + k] += s;
+      }
+    }
+  }
+}
 
 /** gamma_nc = sum_k a[n, g(c), k] · params_k[c], for the K vectors params_k [C]: one kernel, no copies. */
 export function mixAffine(a: Tensor, params: Tensor[]): Tensor {

@@ -37,8 +37,11 @@
 import { gpuRuntime } from '../../backend.ts';
 import { formatShape, type Shape } from '../../shape.ts';
 import type { BackendName, Tensor } from '../../tensor.ts';
-import { BN_EPS, batchNormBackwardCoefficientsOp, batchNormBackwardInputOp, batchNormBackwardSumsOp, batchNormSampleStatsLaunches, checkTrainable, cpuMaxPool2x2, dispatchApply } from '../batch-norm.ts';
+import { BN_EPS, batchNormBackwardCoefficientsOp, batchNormBackwardInputOp, batchNormBackwardSumsOp, batchNormSampleStatsLaunches, checkTrainable, dispatchApply } from '../batch-norm.ts';
+import { cpuMaxPool2d } from '../pooling.ts';
 import { apply, applyAll, defineOp, type CpuView } from '../op.ts';
+import { addMixAttentionGrad, cpuMixAffine } from './mix-affine.ts';
+import type { SepBnRunning, SepBnTrainResult } from './sep-batch-norm.ts';
 import { attentionDims, cpuAttention, cpuAttentionBackwardHidden, sepBnAttentionBackwardHiddenLaunch, sepBnAttentionBackwardParamsOp, sepBnAttentionLaunch, type AttentionAttrs } from './attention.ts';
 
 /** The sets the op takes at most. */
@@ -113,7 +116,7 @@ function cpuTrain(inputs: CpuView[], outputs: CpuView[], attrs: SepBnTrainAttrs)
   const { N, C, HW } = trainDims(inputs.map((v) => v.shape), attrs);
   const [, a, mean, variance, pooled, pre, gammaNC, betaNC] = outputs;
   const y = attrs.pool ? outputs[8] : outputs[0];
-  const { K, groups, eps, leakySlope, momentum } = attrs;
+  const { K, eps, leakySlope, momentum } = attrs;
   const at = (n: number, c: number, i: number) => x.data[(n * C + c) * HW + i] + (bias ? bias.data[c] : 0);
   const pooledNC = new Float64Array(N * C);
   for (let c = 0; c < C; c++) {
@@ -138,18 +141,11 @@ function cpuTrain(inputs: CpuView[], outputs: CpuView[], attrs: SepBnTrainAttrs)
     }
   }
   cpuAttention([{ data: pooledNC, shape: [N, C] }, fc1, fc2], [a, pre], { ...attrs, poolScale: 1, pooledChannelsFirst: false });
-  const perGroup = C / groups;
+  cpuMixAffine(a, gammas, gammaNC.data);
+  cpuMixAffine(a, betas, betaNC.data);
   for (let n = 0; n < N; n++) {
     for (let c = 0; c < C; c++) {
-      const weights = (n * groups + Math.floor(c / perGroup)) * K;
-      let gamma = 0;
-      let beta = 0;
-      for (let k = 0; k < K; k++) {
-        gamma += a.data[weights + k] * gammas[k].data[c];
-        beta += a.data[weights + k] * betas[k].data[c];
-      }
-      gammaNC.data[n * C + c] = gamma;
-      betaNC.data[n * C + c] = beta;
+      const [gamma, beta] = [gammaNC.data[n * C + c], betaNC.data[n * C + c]];
       const invstd = 1 / Math.sqrt(variance.data[c] + eps);
       for (let i = 0; i < HW; i++) {
         const r = gamma * (at(n, c, i) - mean.data[c]) * invstd + beta;
@@ -157,7 +153,7 @@ function cpuTrain(inputs: CpuView[], outputs: CpuView[], attrs: SepBnTrainAttrs)
       }
     }
   }
-  if (attrs.pool) cpuMaxPool2x2(y, outputs[0], outputs[9]);
+  if (attrs.pool) cpuMaxPool2d(y, outputs[0], outputs[9], { kernel: 2, stride: 2, pad: 0 });
 }
 
 
@@ -189,8 +185,9 @@ export const sepBnTrainOp = defineOp<SepBnTrainAttrs>({
     const K = attrs.K;
     // The slice variances live only between the two dispatches; the pool may hand the buffer to
     // a later dispatch of the same submit, which runs after both.
-    const sliceVariance = rt.pool.acquire(C * N * 4, 'sepbn_train slice variances');
-    const [slices] = batchNormSampleStatsLaunches(x.shape, rt.kernels, bias !== undefined).launches;
+    const stats = batchNormSampleStatsLaunches(x.shape, rt.kernels, bias !== undefined);
+    const sliceVariance = rt.pool.acquire(stats.scratchFloats * 4, 'sepbn_train slice variances');
+    const [slices] = stats.launches;
     rt.dispatch(slices, [x.buffer, pooled.buffer, sliceVariance, ...(bias ? [bias.buffer] : [])]);
     const attention = { ...attrs, poolScale: 1, pooledChannelsFirst: true };
     rt.dispatch(sepBnAttentionLaunch({ N, C, H }, attention, K), [
@@ -244,19 +241,11 @@ export const sepBnTrainBackwardHiddenOp = defineOp<SepBnTrainAttrs>({
   inputs: ['a', 'sumDy', 'sumDyXhat', 'pre', 'fc2', ...setInputs.slice(0, 2 * MAX_SETS)],
   outputShapes: ([a, , , pre]) => [[a[0], a[1] * a[2]], pre],
   cpu: ([a, sumDy, sumDyXhat, pre, fc2, ...sets], [dlogit, dpre], attrs) => {
-    const [N, G, K] = a.shape;
-    const C = sumDy.shape[1];
-    const perGroup = C / G;
-    const da = new Float64Array(N * G * K);
-    for (let n = 0; n < N; n++) {
-      for (let g = 0; g < G; g++) {
-        for (let k = 0; k < K; k++) {
-          let s = 0;
-          for (let c = g * perGroup; c < (g + 1) * perGroup; c++) s += sumDyXhat.data[n * C + c] * sets[k].data[c] + sumDy.data[n * C + c] * sets[K + k].data[c];
-          da[(n * G + g) * K + k] = s;
-        }
-      }
-    }
+    // da: the mix's gradient through gamma_nc (whose gradient is S2) and through beta_nc (S1).
+    const K = attrs.K;
+    const da = new Float64Array(a.data.length);
+    addMixAttentionGrad(sumDyXhat.data, a.shape, sets.slice(0, K), da);
+    addMixAttentionGrad(sumDy.data, a.shape, sets.slice(K), da);
     cpuAttentionBackwardHidden(a.data, da, pre, fc2.data, dlogit.data, dpre.data, attrs);
   },
   webgpu: (rt, [a, sumDy, sumDyXhat, pre, fc2, ...sets], [dlogit, dpre], attrs) => {
@@ -264,20 +253,6 @@ export const sepBnTrainBackwardHiddenOp = defineOp<SepBnTrainAttrs>({
     rt.dispatch(launch, [a.buffer, sumDy.buffer, sumDyXhat.buffer, pre.buffer, fc2.buffer, ...sets.map((s) => s.buffer), dlogit.buffer, dpre.buffer]);
   },
 });
-
-/** The K sets' running statistics the op updates in place. */
-export interface SepBnTrainRunning {
-  means: Tensor[];
-  vars: Tensor[];
-  momentum: number;
-}
-
-export interface SepBnTrainOpResult {
-  y: Tensor;
-  attention: Tensor;
-  mean: Tensor;
-  variance: Tensor;
-}
 
 /**
  * SepBN's training forward as one op (updating `running` when given; adding `bias`, the
@@ -290,9 +265,9 @@ export function sepBnTrainFused(
   gammas: Tensor[],
   betas: Tensor[],
   options: { groups: number; temperature: number; eps?: number; slope?: number; leakySlope?: number; maxPool?: boolean },
-  running?: SepBnTrainRunning,
+  running?: SepBnRunning & { momentum: number },
   bias?: Tensor,
-): SepBnTrainOpResult {
+): SepBnTrainResult {
   if (!(options.temperature > 0)) throw new Error(`sepbn_train: temperature must be positive, got ${options.temperature}`);
   const attrs: SepBnTrainAttrs = {
     groups: options.groups,
